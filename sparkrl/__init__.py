@@ -1,0 +1,3 @@
+from sparkrl.version import __version__
+
+__all__ = ["__version__"]

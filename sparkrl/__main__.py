@@ -1,0 +1,3 @@
+from sparkrl.cli import main
+
+raise SystemExit(main())

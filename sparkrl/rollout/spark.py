@@ -1,0 +1,242 @@
+"""Spark's dynamic-branching rollout — Algorithm 1 of the paper, top to bottom.
+
+For every task of a batch:
+
+1. **Roots.** Start M trajectories from the task's initial state (one env reset, M−1 forks).
+2. **Lock-step.** All active trajectories of all tasks take a step together: one batched
+   policy call, then one env step each.
+3. **Branch.** A trajectory whose step fires the trigger and is not done forks
+   ``min(B − 1, N − allocated)`` children: each copies the parent's exact token prefix (its tree
+   node), its prompt history and its env state (``env.fork()``); they diverge at the next
+   decision. When several trajectories of a task fire together, the remaining budget goes to
+   them in random order.
+4. **Budget.** ``allocated`` counts every trajectory the task ever had; once it reaches N,
+   branching stops silently and all trajectories continue linearly until done or K steps.
+
+Padding the group to N leaves is optional (off by default) and padded copies are flagged in
+``TaskForest.padded_leaf_ids``. With trigger ``none`` and M = N this is plain GRPO sampling;
+with M = N = 1 and no trigger it is the evaluation protocol (one sample per game).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sparkrl.agent.parser import parse_response
+from sparkrl.agent.prompt import History, build_messages
+from sparkrl.envs.base import Observation, Task, TextEnv
+from sparkrl.rollout.tree import StepNode, TaskForest
+from sparkrl.config import ConfigError, option, validate
+from sparkrl.rollout.triggers import TRIGGERS, StepSignal, Trigger, make_trigger
+
+
+class SampledResponse(Protocol):
+    prompt_ids: list[int]
+    response_ids: list[int]
+    logprobs: list[float]
+    text: str
+    head_entropy: float
+
+
+class SamplingPolicy(Protocol):
+    """The part of ``sparkrl.models.Policy`` a rollout needs."""
+
+    def encode(self, messages: list[dict[str, str]]) -> list[int]: ...
+
+    def sample(
+        self,
+        prompts: Sequence[list[int]],
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 512,
+    ) -> Sequence[SampledResponse]: ...
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """Shape of the rollout (defaults: spark-method.md §3)."""
+
+    num_leaves: int = option(8, "N: per-task budget of trajectories (leaves)", low=1)
+    num_roots: int = option(4, "M: independent trajectories started from the initial state", low=1)
+    branch_factor: int = option(2, "B: branches at a fork (the parent plus B − 1 children)", low=1)
+    max_steps: int = option(30, "K: horizon in env steps", low=1)
+    trigger: str = option("explore", "branch trigger", choices=TRIGGERS)
+    trigger_probability: float = option(
+        0.3, "branch rate of the `fixed` trigger and p0 of the `entropy` trigger", low=0.0, high=1.0
+    )
+    temperature: float = option(1.0, "sampling temperature (0 = greedy)", low=0.0)
+    top_p: float = option(1.0, "nucleus sampling mass", low=0.0, high=1.0)
+    max_new_tokens: int = option(512, "longest response in tokens", low=1)
+    history_window: int = option(5, "past (observation, action) pairs shown in each prompt", low=0)
+    pad_to_budget: bool = option(False, "duplicate random leaves so each group has exactly N (flagged)")
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if self.num_roots > self.num_leaves:
+            raise ConfigError(
+                f"num_roots: M={self.num_roots} must be <= num_leaves N={self.num_leaves}"
+            )
+        if self.trigger != "none" and self.num_roots < self.num_leaves and self.branch_factor < 2:
+            raise ConfigError(
+                f"branch_factor: B={self.branch_factor} must be >= 2 when trigger "
+                f"{self.trigger!r} is to branch (M < N)"
+            )
+
+
+@dataclass
+class RolloutStats:
+    """What one rollout cost."""
+
+    policy_calls: int = 0
+    env_steps: int = 0
+    forks: int = 0
+    generated_tokens: int = 0
+    prompt_tokens: int = 0
+    generation_seconds: float = 0.0
+    env_seconds: float = 0.0
+
+
+@dataclass
+class _Branch:
+    """One active trajectory: where it is in its task's tree and in its env."""
+
+    task_index: int
+    env: TextEnv
+    history: History
+    observation: Observation
+    last_node_id: int | None = None
+    first_head_entropy: float | None = None
+    done: bool = False
+
+
+@dataclass
+class _TaskState:
+    forest: TaskForest
+    allocated: int
+    next_node_id: int = 0
+    branches: list[_Branch] = field(default_factory=list)
+
+
+def spark_rollout(
+    policy: SamplingPolicy,
+    tasks: Sequence[Task],
+    make_env: Callable[[Task], TextEnv],
+    config: RolloutConfig,
+    rng: random.Random,
+    stats: RolloutStats | None = None,
+) -> list[TaskForest]:
+    """Roll out every task of ``tasks`` as a Spark forest (see the module docstring)."""
+    stats = stats if stats is not None else RolloutStats()
+    trigger: Trigger = make_trigger(config.trigger, config.trigger_probability)
+    states = [_start_roots(index, task, make_env, config, stats) for index, task in enumerate(tasks)]
+
+    active = [branch for state in states for branch in state.branches]
+    while active:
+        step_nodes = _step_all(policy, active, states, config, stats)
+        fired = [
+            (branch, node)
+            for branch, node in zip(active, step_nodes)
+            if not branch.done and trigger.fires(_signal(branch, node), rng)
+        ]
+        rng.shuffle(fired)
+        for branch, node in fired:
+            state = states[branch.task_index]
+            children = min(config.branch_factor - 1, config.num_leaves - state.allocated)
+            if children <= 0:
+                continue
+            node.branched = True
+            state.allocated += children
+            stats.forks += children
+            for _ in range(children):
+                started = time.perf_counter()
+                child = _Branch(branch.task_index, branch.env.fork(), branch.history.copy(),
+                                branch.observation, branch.last_node_id, branch.first_head_entropy)
+                stats.env_seconds += time.perf_counter() - started
+                state.branches.append(child)
+        active = [branch for state in states for branch in state.branches if not branch.done]
+
+    for state in states:
+        for branch in state.branches:
+            branch.env.close()
+        if config.pad_to_budget:
+            _pad(state.forest, config.num_leaves, rng)
+    return [state.forest for state in states]
+
+
+def _start_roots(
+    index: int, task: Task, make_env: Callable[[Task], TextEnv], config: RolloutConfig,
+    stats: RolloutStats,
+) -> _TaskState:
+    started = time.perf_counter()
+    env = make_env(task)
+    env.max_steps = config.max_steps
+    observation = env.reset(task)
+    envs = [env] + [env.fork() for _ in range(config.num_roots - 1)]
+    stats.env_seconds += time.perf_counter() - started
+    state = _TaskState(TaskForest(task.task_id, task.task_type, task.split), config.num_roots)
+    state.branches = [
+        _Branch(index, root_env, History(config.history_window), observation) for root_env in envs
+    ]
+    return state
+
+
+def _step_all(
+    policy: SamplingPolicy, active: list[_Branch], states: list[_TaskState], config: RolloutConfig,
+    stats: RolloutStats,
+) -> list[StepNode]:
+    """One lock-step: a single batched policy call, then one env step per active branch."""
+    prompts = [
+        policy.encode(build_messages(b.observation.goal, b.observation.text,
+                                     b.observation.admissible_actions, b.history))
+        for b in active
+    ]
+    started = time.perf_counter()
+    responses = policy.sample(prompts, n=1, temperature=config.temperature, top_p=config.top_p,
+                              max_new_tokens=config.max_new_tokens)
+    stats.generation_seconds += time.perf_counter() - started
+    stats.policy_calls += 1
+
+    nodes = []
+    for branch, response in zip(active, responses):
+        parsed = parse_response(response.text)
+        action = parsed.action or ""
+        started = time.perf_counter()
+        result = branch.env.step(action)
+        stats.env_seconds += time.perf_counter() - started
+        stats.env_steps += 1
+        stats.generated_tokens += len(response.response_ids)
+        stats.prompt_tokens += len(response.prompt_ids)
+
+        state = states[branch.task_index]
+        depth = 0 if branch.last_node_id is None else state.forest.nodes[branch.last_node_id].depth + 1
+        node = state.forest.add(StepNode(
+            node_id=state.next_node_id, parent_id=branch.last_node_id, depth=depth,
+            prompt_ids=list(response.prompt_ids), response_ids=list(response.response_ids),
+            logprobs=list(response.logprobs), observation=branch.observation.text,
+            response_text=response.text, action=action, mode=parsed.mode, valid=parsed.valid,
+            explore=parsed.explore, reward=result.reward, done=result.done, won=result.won,
+            info={"head_entropy": response.head_entropy, "next_observation": result.observation.text},
+        ))
+        state.next_node_id += 1
+        branch.history.append(branch.observation.text, action)
+        branch.observation = result.observation
+        branch.last_node_id = node.node_id
+        branch.done = result.done
+        if branch.first_head_entropy is None:
+            branch.first_head_entropy = response.head_entropy
+        nodes.append(node)
+    return nodes
+
+
+def _signal(branch: _Branch, node: StepNode) -> StepSignal:
+    return StepSignal(node.explore, node.info["head_entropy"], branch.first_head_entropy or 0.0)
+
+
+def _pad(forest: TaskForest, budget: int, rng: random.Random) -> None:
+    leaves = forest.leaves()
+    forest.padded_leaf_ids.extend(rng.choice(leaves) for _ in range(budget - len(leaves)))
