@@ -25,6 +25,55 @@ def _check_env(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _train_config(args: argparse.Namespace):
+    import dataclasses
+
+    from sparkrl.config import load_yaml
+    from sparkrl.train.config import TrainConfig, apply_algo
+
+    if args.config and args.preset:
+        raise SystemExit("sparkrl train: give --config or --preset, not both")
+    path = args.config or (_preset_path(args.preset) if args.preset else None)
+    config = load_yaml(TrainConfig, path) if path else TrainConfig()
+    overrides = {name: getattr(args, name) for name in ("env", "model", "seed", "iterations", "run_dir")
+                 if getattr(args, name) is not None}
+    config = dataclasses.replace(config, **overrides)
+    if args.algo:
+        config = apply_algo(config, args.algo)
+    return config
+
+
+def _preset_path(name: str):
+    from pathlib import Path
+
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        candidate = root / "configs" / f"{name}.yaml"
+        if candidate.exists():
+            return candidate
+    raise SystemExit(f"sparkrl train: no preset {name!r} (looked for configs/{name}.yaml)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from sparkrl.config import ConfigError, load_yaml
+    from sparkrl.train.config import TrainConfig
+    from sparkrl.train.rl import train
+
+    try:
+        if args.resume:
+            config = load_yaml(TrainConfig, Path(args.resume) / "config.yaml")
+            config = dataclasses.replace(config, run_dir=args.resume)
+        else:
+            config = _train_config(args)
+    except ConfigError as error:
+        print(f"sparkrl train: bad config: {error}", file=sys.stderr)
+        return 2
+    train(config, resume=bool(args.resume), command="sparkrl " + " ".join(sys.argv[1:]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparkrl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--data", default=None, help="game-file directory for envs that need one")
     check.add_argument("--no-expert", action="store_true", help="skip playing the expert")
     check.set_defaults(handler=_check_env)
+
+    train = commands.add_parser(
+        "train", help="cold-start SFT, Spark RL and evaluation before/after (defaults: household + tiny)"
+    )
+    train.add_argument("--config", help="experiment YAML (see configs/)")
+    train.add_argument("--preset", help="a named experiment in configs/, e.g. smoke")
+    train.add_argument("--algo", choices=("spark", "grpo", "gigpo", "fixed", "entropy"),
+                       help="switch trigger, roots and estimator to this algorithm at the same budget")
+    train.add_argument("--env", help="environment name")
+    train.add_argument("--model", help="model spec")
+    train.add_argument("--seed", type=int, help="seed")
+    train.add_argument("--iterations", type=int, help="RL iterations")
+    train.add_argument("--run-dir", dest="run_dir", help="run folder")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.set_defaults(handler=_train)
     return parser
 
 

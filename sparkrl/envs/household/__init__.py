@@ -1,0 +1,17 @@
+"""The built-in ``household`` environment: procedurally generated, ALFWorld-like rooms and tasks."""
+
+from sparkrl.envs.household.env import EXPERT_STEP_BUDGET, HouseholdEnv, expert_solves, solvable_rules
+from sparkrl.envs.household.expert import HouseholdExpert, parse_goal
+from sparkrl.envs.household.world import TaskKey, World, generate_world
+
+__all__ = [
+    "EXPERT_STEP_BUDGET",
+    "HouseholdEnv",
+    "HouseholdExpert",
+    "TaskKey",
+    "World",
+    "expert_solves",
+    "generate_world",
+    "parse_goal",
+    "solvable_rules",
+]

@@ -1,0 +1,108 @@
+"""The configuration of a `sparkrl train` run: one typed tree, one YAML file per experiment."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from sparkrl.algos.advantages import ADVANTAGE_ESTIMATORS, AdvantageConfig
+from sparkrl.algos.losses import LossConfig
+from sparkrl.config import ConfigError, option, validate
+from sparkrl.envs.base import SPLITS
+from sparkrl.rollout.spark import RolloutConfig
+
+ALGOS = ("spark", "grpo", "gigpo", "fixed", "entropy")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser and update schedule (spark-method.md §4)."""
+
+    lr: float = option(1e-6, "AdamW learning rate (1e-6 is the paper's for 1.5B/7B models)", low=0.0)
+    weight_decay: float = option(0.01, "AdamW weight decay", low=0.0)
+    grad_clip: float = option(1.0, "max global gradient norm", low=0.0)
+    ppo_epochs: int = option(1, "passes over each iteration's rows", low=1)
+    minibatches: int = option(1, "optimizer steps per epoch (rows split evenly)", low=1)
+    micro_batch_tokens: int = option(
+        8192, "padded tokens per forward/backward chunk (memory bound; does not change the maths)", low=64
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation protocol (spark-method.md §6): one sample per game, no branching."""
+
+    splits: tuple[str, ...] = option(("L0", "L1", "L2"), "splits to evaluate")
+    games: int = option(50, "games per split (0 = the whole split)", low=0)
+    temperature: float = option(0.4, "sampling temperature", low=0.0)
+    max_new_tokens: int = option(96, "longest response in tokens", low=1)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        unknown = sorted(set(self.splits) - set(SPLITS))
+        if unknown:
+            raise ConfigError(f"splits: {unknown[0]!r} is not a split; choose from {', '.join(SPLITS)}")
+
+
+@dataclass(frozen=True)
+class ColdStartConfig:
+    """The cold-start SFT that teaches the reasoning tags before RL (spark-method.md §5)."""
+
+    enabled: bool = option(True, "run (or reuse a cached) cold-start SFT before RL")
+    trajectories: int = option(300, "expert trajectories to annotate and train on", low=1)
+    epochs: int = option(3, "SFT epochs", low=1)
+    lr: float = option(1e-3, "SFT learning rate (the paper's 1e-5 is for 1.5B models; tiny needs more)", low=0.0)
+    batch_size: int = option(32, "SFT samples per optimizer step", low=1)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything `sparkrl train` needs. Defaults: household env, tiny model, Spark."""
+
+    env: str = option("household", "registered environment name")
+    model: str = option("tiny", "model spec: tiny | smollm2-135m | gemma3-270m | HF folder or hub name")
+    algo: str = option("spark", "algorithm label written to the run (see `apply_algo`)", choices=ALGOS)
+    estimator: str = option("spark", "advantage estimator", choices=tuple(sorted(ADVANTAGE_ESTIMATORS)))
+    seed: int = option(0, "seed of task sampling, rollouts and initialisation", low=0)
+    iterations: int = option(120, "RL iterations (rollout + update)", low=0)
+    tasks_per_iteration: int = option(16, "tasks (groups) per iteration", low=1)
+    run_dir: str = option("", "run folder; empty = runs/<algo>-<env>-<model>-s<seed>")
+    save_every: int = option(10, "checkpoint every this many iterations (0 = only at the end)", low=0)
+    eval_every: int = option(0, "evaluate every this many iterations (0 = only before and after)", low=0)
+    threads: int = option(0, "torch threads (0 = the free cores)", low=0)
+    rollout: RolloutConfig = option(default_factory=RolloutConfig, help="rollout shape")
+    advantage: AdvantageConfig = option(default_factory=AdvantageConfig, help="estimator constants")
+    loss: LossConfig = option(default_factory=LossConfig, help="loss coefficients")
+    optim: OptimConfig = option(default_factory=OptimConfig, help="optimiser")
+    cold_start: ColdStartConfig = option(default_factory=ColdStartConfig, help="cold-start SFT")
+    eval: EvalConfig = option(default_factory=EvalConfig, help="evaluation protocol")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def apply_algo(config: TrainConfig, algo: str) -> TrainConfig:
+    """Set the trigger, roots and estimator that define ``algo`` at the same budget N:
+
+    spark = explore trigger, M roots, spark estimator; grpo = N independent chains, grpo;
+    gigpo = N independent chains, gigpo; fixed / entropy = the paper's trigger ablations with
+    Spark's M and estimator.
+    """
+    if algo not in ALGOS:
+        raise ConfigError(f"algo: {algo!r} is not allowed; choose one of {', '.join(ALGOS)}")
+    rollout = config.rollout
+    if algo in ("grpo", "gigpo"):
+        rollout = dataclasses.replace(rollout, trigger="none", num_roots=rollout.num_leaves)
+        estimator = algo
+    else:
+        trigger = "explore" if algo == "spark" else algo
+        roots = rollout.num_roots if rollout.num_roots < rollout.num_leaves else RolloutConfig().num_roots
+        rollout = dataclasses.replace(rollout, trigger=trigger, num_roots=min(roots, rollout.num_leaves))
+        estimator = "spark"
+    return dataclasses.replace(config, algo=algo, estimator=estimator, rollout=rollout)
