@@ -1,0 +1,1 @@
+"""Trajectory trees and the Spark branching rollout."""
