@@ -49,13 +49,14 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class ColdStartConfig:
-    """The cold-start SFT that teaches the reasoning tags before RL (spark-method.md §5)."""
+    """The cold-start SFT that teaches the reasoning tags before RL (spark-method.md §5).
+    The fields a run tunes; the rest are `sparkrl.train.sft.SFTConfig` defaults."""
 
-    enabled: bool = option(True, "run (or reuse a cached) cold-start SFT before RL")
-    trajectories: int = option(300, "expert trajectories to annotate and train on", low=1)
+    enabled: bool = option(True, "run (or reuse the cached) cold-start SFT before RL")
+    trajectories: int = option(120, "expert trajectories to annotate and train on (paper: ~300)", low=1)
     epochs: int = option(3, "SFT epochs", low=1)
-    lr: float = option(1e-3, "SFT learning rate (the paper's 1e-5 is for 1.5B models; tiny needs more)", low=0.0)
-    batch_size: int = option(32, "SFT samples per optimizer step", low=1)
+    lr: float = option(2e-3, "SFT learning rate (the paper's 1e-5 is for 1.5B models)", low=0.0)
+    batch_size: int = option(16, "SFT samples per optimizer step", low=1)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -80,13 +80,6 @@ def _write_config(config: TrainConfig, run_dir: Path, command: str) -> None:
     (run_dir / "config.yaml").write_text(text, encoding="utf-8")
 
 
-def _set_threads(config: TrainConfig) -> None:
-    import os
-
-    threads = config.threads or max(1, len(os.sched_getaffinity(0)))
-    torch.set_num_threads(threads)
-
-
 def _evaluate(policy: Any, env: TextEnv, config: TrainConfig, seed: int) -> dict[str, SplitResult]:
     policy.model.eval()
     results, _ = evaluate(policy, env, lambda task: env.spawn(), config.eval.splits, config.eval.games,
@@ -145,7 +138,6 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     from sparkrl.train.cold_start import initial_policy
 
     console = console or Console()
-    _set_threads(config)
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
     if not resume and (run_dir / "metrics.jsonl").exists():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose --run-dir")
