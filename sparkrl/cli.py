@@ -104,11 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", dest="run_dir", help="run folder")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     train.set_defaults(handler=_train)
+
+    sft = commands.add_parser("sft", help="cold-start SFT on annotated expert trajectories")
+    from sparkrl.train.sft import add_sft_arguments, sft_command
+
+    add_sft_arguments(sft)
+    sft.set_defaults(handler=sft_command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Per-call weight-loading bars from transformers drown the run's own progress output.
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     return args.handler(args)
 
 
