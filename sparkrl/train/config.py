@@ -18,7 +18,7 @@ ALGOS = ("spark", "grpo", "gigpo", "fixed", "entropy")
 class OptimConfig:
     """Optimiser and update schedule (spark-method.md §4)."""
 
-    lr: float = option(1e-6, "AdamW learning rate (1e-6 is the paper's for 1.5B/7B models)", low=0.0)
+    lr: float = option(1e-4, "AdamW learning rate (tiny-model default; the paper's is 1e-6 for 1.5B/7B)", low=0.0)
     weight_decay: float = option(0.01, "AdamW weight decay", low=0.0)
     grad_clip: float = option(1.0, "max global gradient norm", low=0.0)
     ppo_epochs: int = option(1, "passes over each iteration's rows", low=1)
@@ -71,13 +71,15 @@ class TrainConfig:
     algo: str = option("spark", "algorithm label written to the run (see `apply_algo`)", choices=ALGOS)
     estimator: str = option("spark", "advantage estimator", choices=tuple(sorted(ADVANTAGE_ESTIMATORS)))
     seed: int = option(0, "seed of task sampling, rollouts and initialisation", low=0)
-    iterations: int = option(120, "RL iterations (rollout + update)", low=0)
-    tasks_per_iteration: int = option(16, "tasks (groups) per iteration", low=1)
+    iterations: int = option(12, "RL iterations (rollout + update); the paper runs 120", low=0)
+    tasks_per_iteration: int = option(8, "tasks (groups) per iteration; the paper uses 16", low=1)
     run_dir: str = option("", "run folder; empty = runs/<algo>-<env>-<model>-s<seed>")
     save_every: int = option(10, "checkpoint every this many iterations (0 = only at the end)", low=0)
     eval_every: int = option(0, "evaluate every this many iterations (0 = only before and after)", low=0)
     threads: int = option(0, "torch threads (0 = the free cores)", low=0)
-    rollout: RolloutConfig = option(default_factory=RolloutConfig, help="rollout shape")
+    rollout: RolloutConfig = option(
+        default_factory=lambda: RolloutConfig(max_new_tokens=96), help="rollout shape (responses are short)"
+    )
     advantage: AdvantageConfig = option(default_factory=AdvantageConfig, help="estimator constants")
     loss: LossConfig = option(default_factory=LossConfig, help="loss coefficients")
     optim: OptimConfig = option(default_factory=OptimConfig, help="optimiser")
