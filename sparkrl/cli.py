@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     sft = commands.add_parser("sft", help="cold-start SFT on annotated expert trajectories")
-    from sparkrl.train.sft import add_sft_arguments, sft_command
+    from sparkrl.train.sft_config import add_sft_arguments, sft_command
 
     add_sft_arguments(sft)
     sft.set_defaults(handler=sft_command)

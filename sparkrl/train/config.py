@@ -53,10 +53,10 @@ class ColdStartConfig:
     The fields a run tunes; the rest are `sparkrl.train.sft.SFTConfig` defaults."""
 
     enabled: bool = option(True, "run (or reuse the cached) cold-start SFT before RL")
-    trajectories: int = option(120, "expert trajectories to annotate and train on (paper: ~300)", low=1)
+    trajectories: int = option(300, "expert trajectories to annotate and train on (paper: ~300)", low=1)
     epochs: int = option(3, "SFT epochs", low=1)
-    lr: float = option(2e-3, "SFT learning rate (the paper's 1e-5 is for 1.5B models)", low=0.0)
-    batch_size: int = option(16, "SFT samples per optimizer step", low=1)
+    lr: float = option(3e-3, "SFT learning rate (tiny model; the paper's 1e-5 is for 1.5B models)", low=0.0)
+    batch_size: int = option(8, "SFT samples per optimizer step", low=1)
 
     def __post_init__(self) -> None:
         validate(self)

@@ -31,13 +31,10 @@ Output folder layout::
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import math
 import random
 import time
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +51,7 @@ from rich.progress import (
 )
 from transformers import get_linear_schedule_with_warmup
 
-from sparkrl.config import ConfigError, option, to_dict, validate
+from sparkrl.config import ConfigError, to_dict
 from sparkrl.data.annotate import AnnotatedTrajectory, RuleAnnotator
 from sparkrl.data.golden import collect_golden, load_jsonl
 from sparkrl.data.teacher import TeacherAnnotator, TeacherConfig
@@ -62,6 +59,7 @@ from sparkrl.envs import make
 from sparkrl.models.loading import free_cores, load
 from sparkrl.models.policy import Policy
 from sparkrl.train.checkpoint import latest_checkpoint, save_checkpoint
+from sparkrl.train.sft_config import SFTConfig
 
 CONFIG_FILE = "sft_config.json"
 LOG_FILE = "sft_log.jsonl"
@@ -72,48 +70,6 @@ _BUCKET_BATCHES = 16
 
 _RESUMABLE_FIELDS = ("resume", "threads", "progress", "save_every")
 """Fields a resumed run may change; any other difference would change the training itself."""
-
-
-@dataclass(frozen=True)
-class SFTConfig:
-    """A cold-start SFT run. Defaults fit the tiny model on a 2-core laptop in minutes."""
-
-    model: str = option("tiny", "model spec for sparkrl.models.load: tiny, a GGUF name, an HF folder")
-    env: str = option("household", "registered env whose expert plays the golden trajectories")
-    trajectories: int = option(
-        300, "train-split tasks the expert plays (won ones are kept); ~300 as in the paper", low=1
-    )
-    golden: str = option("", "JSONL of golden trajectories to train on instead of playing the expert")
-    annotator: str = option(
-        "rule", "who writes the reasons: rule (built in) or teacher (SPARKRL_TEACHER_* endpoint)",
-        choices=("rule", "teacher"),
-    )
-    lr: float = option(
-        3e-3, "peak AdamW learning rate (tiny model; use the paper's 1e-5 for 135M-1.5B models)",
-        low=0.0,
-    )
-    epochs: int = option(3, "passes over the samples", low=1)
-    batch_size: int = option(8, "samples per forward/backward micro-batch", low=1)
-    grad_accum: int = option(
-        1, "micro-batches per optimizer step (effective batch = batch_size x this)", low=1
-    )
-    warmup_ratio: float = option(
-        0.05, "fraction of optimizer steps spent warming the learning rate up", low=0.0, high=1.0
-    )
-    weight_decay: float = option(0.01, "AdamW weight decay", low=0.0)
-    grad_clip: float = option(1.0, "max global gradient norm (0 = no clipping)", low=0.0)
-    max_length: int = option(
-        2048, "longest sample in tokens (prompt + response); longer ones are dropped", low=8
-    )
-    seed: int = option(0, "seed of annotation, batch order and initialisation", low=0)
-    output_dir: str = option("runs/sft-household-tiny", "folder for the model, config, log and checkpoints")
-    resume: bool = option(False, "continue from the newest checkpoint in output_dir")
-    save_every: int = option(0, "checkpoint every this many optimizer steps (0 = at each epoch end)", low=0)
-    threads: int = option(0, "torch threads (0 = the free cores)", low=0)
-    progress: bool = option(True, "show a progress bar")
-
-    def __post_init__(self) -> None:
-        validate(self)
 
 
 @dataclass(frozen=True)
@@ -343,32 +299,3 @@ def run_sft(config: SFTConfig, console: Console | None = None) -> Path:
     (output_dir / "sft_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     console.print(f"SFT done in {seconds:.0f}s, final loss {loss:.3f}: {model_dir}")
     return model_dir
-
-
-def add_sft_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--flag`` per ``SFTConfig`` field (booleans get ``--x/--no-x``)."""
-    hints = typing.get_type_hints(SFTConfig)
-    for field in dataclasses.fields(SFTConfig):
-        flag = "--" + field.name.replace("_", "-")
-        help_text = field.metadata.get("help", "")
-        if hints[field.name] is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
-        else:
-            parser.add_argument(
-                flag,
-                type=hints[field.name],
-                default=field.default,
-                choices=field.metadata.get("choices"),
-                help=f"{help_text} (default: {field.default})",
-            )
-
-
-def sft_config_from_args(args: argparse.Namespace) -> SFTConfig:
-    """The ``SFTConfig`` parsed by a parser that ``add_sft_arguments`` set up."""
-    return SFTConfig(**{field.name: getattr(args, field.name) for field in dataclasses.fields(SFTConfig)})
-
-
-def sft_command(args: argparse.Namespace) -> int:
-    """The ``sparkrl sft`` subcommand: run the SFT and print the model folder."""
-    print(run_sft(sft_config_from_args(args)))
-    return 0

@@ -22,13 +22,12 @@ from sparkrl.train.sft import (
     LOG_FILE,
     SFTConfig,
     SFTSample,
-    add_sft_arguments,
     bucket_batches,
     encode_samples,
     response_nll,
     run_sft,
-    sft_config_from_args,
 )
+from sparkrl.train.sft_config import add_sft_arguments, sft_config_from_args
 
 
 @pytest.fixture(scope="module")
