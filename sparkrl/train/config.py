@@ -36,9 +36,9 @@ class EvalConfig:
     """Evaluation protocol (spark-method.md §6): one sample per game, no branching."""
 
     splits: tuple[str, ...] = option(("L0", "L1", "L2"), "splits to evaluate")
-    games: int = option(50, "games per split (0 = the whole split)", low=0)
+    games: int = option(30, "games per split (0 = the whole split)", low=0)
     temperature: float = option(0.4, "sampling temperature", low=0.0)
-    max_new_tokens: int = option(96, "longest response in tokens", low=1)
+    max_new_tokens: int = option(64, "longest response in tokens", low=1)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -78,7 +78,7 @@ class TrainConfig:
     eval_every: int = option(0, "evaluate every this many iterations (0 = only before and after)", low=0)
     threads: int = option(0, "torch threads (0 = the free cores)", low=0)
     rollout: RolloutConfig = option(
-        default_factory=lambda: RolloutConfig(max_new_tokens=96), help="rollout shape (responses are short)"
+        default_factory=lambda: RolloutConfig(max_new_tokens=64), help="rollout shape (responses are short)"
     )
     advantage: AdvantageConfig = option(default_factory=AdvantageConfig, help="estimator constants")
     loss: LossConfig = option(default_factory=LossConfig, help="loss coefficients")
