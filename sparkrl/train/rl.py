@@ -135,6 +135,7 @@ def _print_summary(console: Console, before: dict[str, SplitResult] | None,
 def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl train",
           console: Console | None = None) -> Path:
     """Run ``config`` to the end (or continue a run folder with ``resume``); returns the run folder."""
+    from sparkrl.models.loading import load
     from sparkrl.train.cold_start import initial_policy
 
     console = console or Console()
@@ -147,8 +148,9 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     env = make(config.env, max_steps=config.rollout.max_steps)
-    policy = initial_policy(config, console)
-    reference = copy.deepcopy(policy)
+    found = latest_checkpoint(run_dir) if resume else None
+    policy = load(str(found[0] / "model"), threads=config.threads or None) if found else initial_policy(config, console)
+    reference = initial_policy(config, console) if found else copy.deepcopy(policy)
     reference.model.requires_grad_(False)
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=config.optim.lr,
                                   weight_decay=config.optim.weight_decay)
@@ -156,11 +158,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     log = RunLog(run_dir)
     start = 0
     before: dict[str, SplitResult] | None = None
-
-    found = latest_checkpoint(run_dir) if resume else None
     if found is not None:
         folder, state = found
-        policy.model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         restore_rng_state(rng, state["rng"])
         sampler.restore(state["sampler"])
@@ -169,7 +168,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         for name in state["skipped"]:
             console.print(f"[yellow]skipped unreadable checkpoint {name}[/yellow]")
         console.print(f"resuming {run_dir} from {folder.name}")
-    elif config.eval.games or config.eval.splits:
+    elif config.eval.splits:
         before = _evaluate(policy, env, config, config.seed)
         log.write({"kind": "eval", "iteration": 0, "tag": "before",
                    "results": {k: dataclasses.asdict(v) for k, v in before.items()}})
@@ -208,12 +207,11 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
                        "results": {k: dataclasses.asdict(v) for k, v in results.items()}})
         if done or (config.save_every and (iteration + 1) % config.save_every == 0):
             save_checkpoint(run_dir, iteration + 1, policy.model, policy.tokenizer, {
-                "iteration": iteration + 1, "model": policy.model.state_dict(),
-                "optimizer": optimizer.state_dict(), "rng": rng_state(rng), "sampler": sampler.state(),
+                "iteration": iteration + 1, "optimizer": optimizer.state_dict(), "rng": rng_state(rng), "sampler": sampler.state(),
                 "before": {k: dataclasses.asdict(v) for k, v in before.items()} if before else None,
             })
 
-    after = _evaluate(policy, env, config, config.seed)
+    after = _evaluate(policy, env, config, config.seed) if config.eval.splits else {}
     log.write({"kind": "eval", "iteration": config.iterations, "tag": "after",
                "results": {k: dataclasses.asdict(v) for k, v in after.items()}})
     summary = {
