@@ -35,7 +35,7 @@ def _train_config(args: argparse.Namespace):
         raise SystemExit("sparkrl train: give --config or --preset, not both")
     path = args.config or (_preset_path(args.preset) if args.preset else None)
     config = load_yaml(TrainConfig, path) if path else TrainConfig()
-    overrides = {name: getattr(args, name) for name in ("env", "model", "seed", "iterations", "run_dir")
+    overrides = {name: getattr(args, name) for name in ("env", "model", "seed", "iterations", "run_dir", "workers", "lora_r", "engine")
                  if getattr(args, name) is not None}
     config = dataclasses.replace(config, **overrides)
     if args.algo:
@@ -60,6 +60,7 @@ def _train(args: argparse.Namespace) -> int:
     from sparkrl.config import ConfigError, load_yaml
     from sparkrl.train.config import TrainConfig
     from sparkrl.train.rl import train
+    from sparkrl.train.safeguards import TrainingDiverged
 
     try:
         if args.resume:
@@ -70,7 +71,24 @@ def _train(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"sparkrl train: bad config: {error}", file=sys.stderr)
         return 2
-    train(config, resume=bool(args.resume), command="sparkrl " + " ".join(sys.argv[1:]))
+    try:
+        train(config, resume=bool(args.resume), command="sparkrl " + " ".join(sys.argv[1:]))
+    except TrainingDiverged as error:
+        # the last good state is checkpointed; the message says what to change before resuming
+        print(f"sparkrl train: stopped: {error}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _view(args: argparse.Namespace) -> int:
+    from sparkrl.viz.viewer import write_viewer
+
+    try:
+        path = write_viewer(args.run, out=args.out, iteration=args.iteration)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"sparkrl view: {error}", file=sys.stderr)
+        return 2
+    print(path)
     return 0
 
 
@@ -102,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="seed")
     train.add_argument("--iterations", type=int, help="RL iterations")
     train.add_argument("--run-dir", dest="run_dir", help="run folder")
+    train.add_argument("--workers", type=int, help="Ray env worker processes stepping envs in parallel (0/1 = in-process)")
+    train.add_argument("--lora-r", dest="lora_r", type=int, help="train LoRA adapters of this rank (0 = full fine-tuning)")
+    train.add_argument("--engine", choices=("auto", "hf", "vllm"), help="rollout generation engine (auto: vLLM on CUDA)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     train.set_defaults(handler=_train)
 
@@ -110,6 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sft_arguments(sft)
     sft.set_defaults(handler=sft_command)
+
+    from sparkrl.eval.commands import add_compare_arguments, add_eval_arguments, compare_command, eval_command
+
+    evaluation = commands.add_parser(
+        "eval", help="success per split and task type of any checkpoint or model (paper protocol), "
+                     "optionally pass@k and test-time branching"
+    )
+    add_eval_arguments(evaluation)
+    evaluation.set_defaults(handler=eval_command)
+    compare = commands.add_parser(
+        "compare", help="algorithms x seeds at an equal budget: learning curves, final success with 95%% CIs, report.md"
+    )
+    add_compare_arguments(compare)
+    compare.set_defaults(handler=compare_command)
+
+    view = commands.add_parser("view", help="write a self-contained HTML viewer of a run's trajectory trees")
+    view.add_argument("run", help="run folder (holds trees/iter-N.jsonl)")
+    view.add_argument("--iteration", type=int, help="embed only this iteration (default: all, sampled evenly past 24)")
+    view.add_argument("--out", help="output HTML file (default: RUN/viewer.html)")
+    view.set_defaults(handler=_view)
     return parser
 
 

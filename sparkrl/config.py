@@ -10,6 +10,7 @@ any compute instead of being silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -71,18 +72,29 @@ def _range_text(meta: Mapping[str, Any]) -> str:
     return f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
 
 
+def _type_text(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return "a mapping of " + annotation.__name__ + " keys" if dataclasses.is_dataclass(annotation) \
+            else annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
 def validate(config: Any, prefix: str = "") -> None:
-    """Check every field's type and range; raise ``ConfigError`` naming the first bad field."""
+    """Check every field's type and range; raise ``ConfigError`` naming the first bad field and
+    what it allows. NaN and infinities are rejected in every numeric field."""
     hints = typing.get_type_hints(type(config))
     for field in dataclasses.fields(config):
         name = f"{prefix}{field.name}"
         value = getattr(config, field.name)
         annotation = hints[field.name]
-        if not _type_ok(value, annotation):
-            raise ConfigError(f"{name}: expected {annotation}, got {value!r}")
         meta = field.metadata
+        allowed = f" in {_range_text(meta)}" if meta.get("low") is not None or meta.get("high") is not None else ""
+        if not _type_ok(value, annotation):
+            raise ConfigError(f"{name}: expected {_type_text(annotation)}{allowed}, got {value!r}")
         if meta.get("choices") and value not in meta["choices"]:
             raise ConfigError(f"{name}: {value!r} is not allowed; choose {_range_text(meta)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name}: {value!r} is not a finite number; allowed range {_range_text(meta)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             low, high = meta.get("low"), meta.get("high")
             if (low is not None and value < low) or (high is not None and value > high):
@@ -94,7 +106,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") ->
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     known = {field.name: field for field in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted(set(data) - set(known), key=str)
     if unknown:
         raise ConfigError(
             f"{prefix}{unknown[0]}: unknown key; known keys of {prefix or cls.__name__}: "

@@ -79,8 +79,10 @@ def _leaf_returns(forest: TaskForest, config: AdvantageConfig) -> dict[int, floa
     return returns
 
 
-def _episode_advantages(forest: TaskForest, config: AdvantageConfig) -> dict[int, float]:
-    returns = _leaf_returns(forest, config)
+def _episode_advantages(
+    forest: TaskForest, config: AdvantageConfig, returns: dict[int, float] | None = None
+) -> dict[int, float]:
+    returns = _leaf_returns(forest, config) if returns is None else returns
     group = np.array([returns[leaf] for leaf in forest.training_leaves()], dtype=np.float64)
     norm = _normaliser(group, config.eps)
     return {leaf: float(norm(np.array(value))) for leaf, value in returns.items()}
@@ -173,8 +175,8 @@ def tree_advantages(
     so at a fork the branch that did better than its siblings gets extra credit for the step
     where it diverged, on the same scale as the GRPO episode term A_E.
     """
-    episode = _episode_advantages(forest, config)
     returns = _leaf_returns(forest, config)
+    episode = _episode_advantages(forest, config, returns)
     leaf_values = np.array([returns[leaf] for leaf in forest.training_leaves()], dtype=np.float64)
     scale = (leaf_values.std(ddof=1) if leaf_values.size > 1 else 0.0) + config.eps
     value = {

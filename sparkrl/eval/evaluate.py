@@ -6,7 +6,8 @@ training (M = N = 1, trigger ``none``), so evaluation is batched for free.
 Metrics per split (and per task type): success rate; mean generated tokens per trajectory;
 explore ratio (steps with an ``<explore>`` block ÷ steps); invalid rate (invalid-format steps ÷
 steps); repetitive-action ratio (steps whose (observation, action) pair already occurred earlier
-in the same trajectory ÷ steps — a loop detector).
+in the same trajectory ÷ steps — a loop detector); score (mean episode return: the sum of the
+env's rewards; WebShop's 0..1 purchase score, whose ×100 is the paper's "score").
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class SplitResult:
     invalid_rate: float = 0.0
     repetition_ratio: float = 0.0
     success_by_type: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
 
 
 def _trajectory_figures(forest: TaskForest) -> dict[str, float]:
@@ -44,6 +46,7 @@ def _trajectory_figures(forest: TaskForest) -> dict[str, float]:
         seen.add(key)
     return {
         "won": float(path[-1].won),
+        "score": float(sum(n.reward for n in path)),
         "tokens": float(sum(len(n.response_ids) for n in path)),
         "steps": float(len(path)),
         "explore": float(sum(n.explore for n in path)),
@@ -70,6 +73,7 @@ def summarise(forests: Sequence[TaskForest]) -> SplitResult:
         invalid_rate=sum(f["invalid"] for f in figures) / steps,
         repetition_ratio=sum(f["repeats"] for f in figures) / steps,
         success_by_type={t: sum(v) / len(v) for t, v in sorted(by_type.items())},
+        score=sum(f["score"] for f in figures) / len(figures),
     )
 
 

@@ -14,11 +14,11 @@ from typing import NamedTuple, Union
 
 import torch
 
+from sparkrl.models.prefill import left_pad
 from sparkrl.models.sampling import (
     Completion,
     GenerationStats,
     SamplingParams,
-    left_pad,
     sample_completions,
 )
 

@@ -6,9 +6,10 @@ re-tokenisation of the text; (b) the behaviour policy's log-prob of each sampled
 samples share prompts); (d) stopping on a decoded string such as ``</action>`` that some
 tokenizers split across tokens.
 
-How: the distinct prompts are left-padded and prefilled in one forward pass; the resulting
-cache is then indexed along the batch axis so every sample row gets its own copy of its
-prompt's keys and values (the same prefill-once-then-clone idea as nanochat's engine).
+How: identical prompts in one call (fork children and their parent, GRPO's roots, n > 1) are
+prefilled once, in length groups (``sparkrl.models.prefill``); the resulting cache is then
+indexed along the batch axis so every sample row gets its own copy of its prompt's keys and
+values (the same prefill-once-then-clone idea as nanochat's engine).
 Each decode step feeds one token per live row with explicit position ids and a growing
 attention mask; rows that finish are dropped from the batch and the cache, so they stop
 costing compute.
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+
+from sparkrl.models.prefill import prefill
 
 FinishReason = Literal["stop", "length"]
 HEAD_TOKENS = 20
@@ -181,20 +184,6 @@ class _Row:
     finish_reason: FinishReason | None = None
 
 
-def left_pad(
-    sequences: Sequence[Sequence[int]], pad_id: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Left-pad to a [B, L] batch; return (input_ids, attention_mask, position_ids)."""
-    width = max(len(s) for s in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for i, seq in enumerate(sequences):
-        input_ids[i, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
-        attention_mask[i, width - len(seq) :] = 1
-    position_ids = (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
-    return input_ids.to(device), attention_mask.to(device), position_ids.to(device)
-
-
 @torch.inference_mode()
 def sample_completions(
     model: torch.nn.Module,
@@ -232,17 +221,8 @@ def sample_completions(
         rows.extend(_Row(list(prompt), budget) for _ in range(params.n))
     stop_matcher = StopMatcher(tokenizer, params.stop)
 
-    input_ids, attention_mask, position_ids = left_pad(list(distinct), pad_id, device)
-    out = model(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    cache = out.past_key_values
-    logits = out.logits[:, -1]
-    next_position = position_ids[:, -1] + 1
+    capacity = max(len(p) for p in distinct) + max(row.budget for row in rows)
+    logits, cache, attention_mask, next_position = prefill(model, list(distinct), pad_id, device, capacity)
     if row_source != list(range(len(distinct))):
         source_index = torch.tensor(row_source, device=device)
         cache.batch_select_indices(source_index)

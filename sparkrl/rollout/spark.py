@@ -16,6 +16,12 @@ For every task of a batch:
 Padding the group to N leaves is optional (off by default) and padded copies are flagged in
 ``TaskForest.padded_leaf_ids``. With trigger ``none`` and M = N this is plain GRPO sampling;
 with M = N = 1 and no trigger it is the evaluation protocol (one sample per game).
+
+Env faults (``sparkrl.rollout.env_runner``): the env steps of one lock-step run one by one or
+concurrently (``env_workers``); a reset, step or fork that raises or runs past
+``step_timeout_s`` is retried ``env_retries`` times on an env rebuilt by replaying the action
+prefix, which leaves the forest exactly as without the fault. A task whose env keeps failing is
+skipped: its forest is left out of the result and listed in ``RolloutStats.skipped_tasks``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Protocol
 from sparkrl.agent.parser import parse_response
 from sparkrl.agent.prompt import History, build_messages
 from sparkrl.envs.base import Observation, Task, TextEnv
+from sparkrl.rollout.env_runner import EnvRunner, Stepped, TaskFailed
 from sparkrl.rollout.tree import StepNode, TaskForest
 from sparkrl.config import ConfigError, option, validate
 from sparkrl.rollout.triggers import TRIGGERS, StepSignal, Trigger, make_trigger
@@ -74,6 +81,13 @@ class RolloutConfig:
     max_new_tokens: int = option(512, "longest response in tokens", low=1)
     history_window: int = option(5, "past (observation, action) pairs shown in each prompt", low=0)
     pad_to_budget: bool = option(False, "duplicate random leaves so each group has exactly N (flagged)")
+    env_workers: int = option(1, "threads stepping the envs of one lock-step (1 = one by one, in-thread)", low=1)
+    step_timeout_s: float = option(
+        0.0, "give up an env step after this many seconds and retry it on a rebuilt env (0 = never)", low=0.0
+    )
+    env_retries: int = option(
+        2, "retries of a failed env call on an env rebuilt by replay before the task is skipped", low=0
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -97,8 +111,20 @@ class RolloutStats:
     forks: int = 0
     generated_tokens: int = 0
     prompt_tokens: int = 0
+    prefill_tokens: int = 0
+    """Prompt tokens a prefix-sharing engine forwards: each distinct prompt of a policy call once
+    (fork children and their parent, and a task's roots at its first step, share prompts)."""
     generation_seconds: float = 0.0
     env_seconds: float = 0.0
+    env_failures: int = 0
+    """Env calls (reset, step, fork) that raised or ran past ``step_timeout_s``."""
+    env_retries: int = 0
+    """Retries of failed env calls on envs rebuilt by replay."""
+    skipped_tasks: list[str] = field(default_factory=list)
+    """One line per task skipped after every retry failed: task id and last error. Its forest
+    is left out of the rollout's result."""
+    env_errors: list[str] = field(default_factory=list)
+    """One line per failed env call."""
 
 
 @dataclass
@@ -120,6 +146,16 @@ class _TaskState:
     allocated: int
     next_node_id: int = 0
     branches: list[_Branch] = field(default_factory=list)
+    failure: str | None = None
+    """Why the task was skipped (its env kept failing); None while it is healthy."""
+
+    def fail(self, failure: TaskFailed, stats: RolloutStats) -> None:
+        """Skip the task: stop all its branches and count it."""
+        if self.failure is None:
+            self.failure = str(failure)
+            stats.skipped_tasks.append(self.failure)
+        for branch in self.branches:
+            branch.done = True
 
 
 def spark_rollout(
@@ -133,52 +169,71 @@ def spark_rollout(
     """Roll out every task of ``tasks`` as a Spark forest (see the module docstring)."""
     stats = stats if stats is not None else RolloutStats()
     trigger: Trigger = make_trigger(config.trigger, config.trigger_probability)
-    states = [_start_roots(index, task, make_env, config, stats) for index, task in enumerate(tasks)]
-
-    active = [branch for state in states for branch in state.branches]
-    while active:
-        step_nodes = _step_all(policy, active, states, config, stats)
-        fired = [
-            (branch, node)
-            for branch, node in zip(active, step_nodes)
-            if not branch.done and trigger.fires(_signal(branch, node), rng)
-        ]
-        rng.shuffle(fired)
-        for branch, node in fired:
-            state = states[branch.task_index]
-            children = min(config.branch_factor - 1, config.num_leaves - state.allocated)
-            if children <= 0:
-                continue
-            node.branched = True
-            state.allocated += children
-            stats.forks += children
-            for _ in range(children):
-                started = time.perf_counter()
-                child = _Branch(branch.task_index, branch.env.fork(), branch.history.copy(),
-                                branch.observation, branch.last_node_id, branch.first_head_entropy)
-                stats.env_seconds += time.perf_counter() - started
-                state.branches.append(child)
-        active = [branch for state in states for branch in state.branches if not branch.done]
+    runner = EnvRunner(make_env, config.max_steps, config.env_workers, config.step_timeout_s,
+                       config.env_retries)
+    try:
+        states = [_start_roots(index, task, runner, config, stats) for index, task in enumerate(tasks)]
+        active = [branch for state in states for branch in state.branches]
+        while active:
+            step_nodes = _step_all(policy, active, states, runner, config, stats)
+            fired = [
+                (branch, node)
+                for branch, node in zip(active, step_nodes)
+                if node is not None and not branch.done and trigger.fires(_signal(branch, node), rng)
+            ]
+            rng.shuffle(fired)
+            for branch, node in fired:
+                _branch(branch, node, states[branch.task_index], runner, config, stats)
+            active = [branch for state in states for branch in state.branches if not branch.done]
+    finally:
+        runner.close()
+        stats.env_failures += runner.failures
+        stats.env_retries += runner.retried
+        stats.env_errors.extend(runner.errors)
 
     for state in states:
         for branch in state.branches:
-            branch.env.close()
-        if config.pad_to_budget:
+            runner.close_quietly(branch.env)
+        if config.pad_to_budget and state.failure is None:
             _pad(state.forest, config.num_leaves, rng)
-    return [state.forest for state in states]
+    return [state.forest for state in states if state.failure is None]
+
+
+def _branch(branch: _Branch, node: StepNode, state: _TaskState, runner: EnvRunner,
+            config: RolloutConfig, stats: RolloutStats) -> None:
+    """Fork ``branch`` after its triggering step ``node``, within the task's budget."""
+    children = min(config.branch_factor - 1, config.num_leaves - state.allocated)
+    if children <= 0 or state.failure is not None:
+        return
+    node.branched = True
+    state.allocated += children
+    stats.forks += children
+    for _ in range(children):
+        started = time.perf_counter()
+        try:
+            env = runner.fork(branch.env)
+        except TaskFailed as failure:
+            state.fail(failure, stats)
+            return
+        finally:
+            stats.env_seconds += time.perf_counter() - started
+        state.branches.append(_Branch(branch.task_index, env, branch.history.copy(), branch.observation,
+                                      branch.last_node_id, branch.first_head_entropy))
 
 
 def _start_roots(
-    index: int, task: Task, make_env: Callable[[Task], TextEnv], config: RolloutConfig,
-    stats: RolloutStats,
+    index: int, task: Task, runner: EnvRunner, config: RolloutConfig, stats: RolloutStats,
 ) -> _TaskState:
-    started = time.perf_counter()
-    env = make_env(task)
-    env.max_steps = config.max_steps
-    observation = env.reset(task)
-    envs = [env] + [env.fork() for _ in range(config.num_roots - 1)]
-    stats.env_seconds += time.perf_counter() - started
     state = _TaskState(TaskForest(task.task_id, task.task_type, task.split), config.num_roots)
+    started = time.perf_counter()
+    try:
+        env, observation = runner.start(task)
+        envs = [env] + [runner.fork(env) for _ in range(config.num_roots - 1)]
+    except TaskFailed as failure:
+        state.fail(failure, stats)
+        return state
+    finally:
+        stats.env_seconds += time.perf_counter() - started
     state.branches = [
         _Branch(index, root_env, History(config.history_window), observation) for root_env in envs
     ]
@@ -186,10 +241,12 @@ def _start_roots(
 
 
 def _step_all(
-    policy: SamplingPolicy, active: list[_Branch], states: list[_TaskState], config: RolloutConfig,
-    stats: RolloutStats,
-) -> list[StepNode]:
-    """One lock-step: a single batched policy call, then one env step per active branch."""
+    policy: SamplingPolicy, active: list[_Branch], states: list[_TaskState], runner: EnvRunner,
+    config: RolloutConfig, stats: RolloutStats,
+) -> list[StepNode | None]:
+    """One lock-step: a single batched policy call, then one env step per active branch (through
+    ``runner``: concurrent when configured, retried on faults). A branch whose task was skipped
+    by a fault gets ``None``."""
     prompts = [
         policy.encode(build_messages(b.observation.goal, b.observation.text,
                                      b.observation.admissible_actions, b.history))
@@ -200,26 +257,34 @@ def _step_all(
                               max_new_tokens=config.max_new_tokens)
     stats.generation_seconds += time.perf_counter() - started
     stats.policy_calls += 1
+    stats.prefill_tokens += sum(len(prompt) for prompt in {tuple(prompt) for prompt in prompts})
 
-    nodes = []
-    for branch, response in zip(active, responses):
-        parsed = parse_response(response.text)
-        action = parsed.action or ""
-        started = time.perf_counter()
-        result = branch.env.step(action)
-        stats.env_seconds += time.perf_counter() - started
+    parsed = [parse_response(response.text) for response in responses]
+    actions = [p.action or "" for p in parsed]
+    started = time.perf_counter()
+    outcomes = runner.step([(branch.env, action) for branch, action in zip(active, actions)])
+    stats.env_seconds += time.perf_counter() - started
+
+    nodes: list[StepNode | None] = []
+    for branch, response, parse, action, outcome in zip(active, responses, parsed, actions, outcomes):
         stats.env_steps += 1
         stats.generated_tokens += len(response.response_ids)
         stats.prompt_tokens += len(response.prompt_ids)
-
         state = states[branch.task_index]
+        if isinstance(outcome, TaskFailed):
+            state.fail(outcome, stats)
+        if state.failure is not None:
+            nodes.append(None)
+            continue
+        assert isinstance(outcome, Stepped)
+        branch.env, result = outcome.env, outcome.result
         depth = 0 if branch.last_node_id is None else state.forest.nodes[branch.last_node_id].depth + 1
         node = state.forest.add(StepNode(
             node_id=state.next_node_id, parent_id=branch.last_node_id, depth=depth,
             prompt_ids=list(response.prompt_ids), response_ids=list(response.response_ids),
             logprobs=list(response.logprobs), observation=branch.observation.text,
-            response_text=response.text, action=action, mode=parsed.mode, valid=parsed.valid,
-            explore=parsed.explore, reward=result.reward, done=result.done, won=result.won,
+            response_text=response.text, action=action, mode=parse.mode, valid=parse.valid,
+            explore=parse.explore, reward=result.reward, done=result.done, won=result.won,
             info={"head_entropy": response.head_entropy, "next_observation": result.observation.text},
         ))
         state.next_node_id += 1

@@ -12,6 +12,9 @@ from sparkrl.envs.base import SPLITS
 from sparkrl.rollout.spark import RolloutConfig
 
 ALGOS = ("spark", "grpo", "gigpo", "fixed", "entropy")
+ENGINES = ("auto", "hf", "vllm")
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+"""Attention and MLP projections of Llama-style models (Llama, Qwen2.5, SmolLM2, Gemma-3)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,12 @@ class OptimConfig:
     micro_batch_tokens: int = option(
         8192, "padded tokens per forward/backward chunk (memory bound; does not change the maths)", low=64
     )
+    warmup_iterations: int = option(
+        0, "linear learning-rate warmup over this many iterations (0 = constant lr)", low=0
+    )
+    max_nonfinite_updates: int = option(
+        3, "stop the run after this many consecutive iterations with a NaN/inf loss or gradient", low=1
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -36,7 +45,7 @@ class EvalConfig:
     """Evaluation protocol (spark-method.md §6): one sample per game, no branching."""
 
     splits: tuple[str, ...] = option(("L0", "L1", "L2"), "splits to evaluate")
-    games: int = option(30, "games per split (0 = the whole split)", low=0)
+    games: int = option(20, "games per split (0 = the whole split)", low=0)
     temperature: float = option(0.4, "sampling temperature", low=0.0)
     max_new_tokens: int = option(64, "longest response in tokens", low=1)
 
@@ -71,12 +80,21 @@ class TrainConfig:
     algo: str = option("spark", "algorithm label written to the run (see `apply_algo`)", choices=ALGOS)
     estimator: str = option("spark", "advantage estimator", choices=tuple(sorted(ADVANTAGE_ESTIMATORS)))
     seed: int = option(0, "seed of task sampling, rollouts and initialisation", low=0)
-    iterations: int = option(12, "RL iterations (rollout + update); the paper runs 120", low=0)
-    tasks_per_iteration: int = option(8, "tasks (groups) per iteration; the paper uses 16", low=1)
+    iterations: int = option(8, "RL iterations (rollout + update); the paper runs 120", low=0)
+    tasks_per_iteration: int = option(4, "tasks (groups) per iteration; the paper uses 16", low=1)
     run_dir: str = option("", "run folder; empty = runs/<algo>-<env>-<model>-s<seed>")
     save_every: int = option(10, "checkpoint every this many iterations (0 = only at the end)", low=0)
     eval_every: int = option(0, "evaluate every this many iterations (0 = only before and after)", low=0)
     threads: int = option(0, "torch threads (0 = the free cores)", low=0)
+    workers: int = option(0, "Ray env worker processes stepping envs in parallel (0 or 1 = in-process)", low=0)
+    worker_timeout: float = option(
+        300.0, "seconds an env worker may take for one call (reset, step, fork) before the run stops", low=1.0
+    )
+    engine: str = option("auto", "rollout generation: auto = vLLM when CUDA and vllm are present, else HF",
+                         choices=ENGINES)
+    lora_r: int = option(0, "LoRA rank (peft); 0 = full fine-tuning", low=0)
+    lora_alpha: float = option(16.0, "LoRA scale numerator (updates are scaled by alpha / r)", low=0.0)
+    lora_targets: tuple[str, ...] = option(LORA_TARGETS, "module names that get LoRA adapters")
     rollout: RolloutConfig = option(
         default_factory=lambda: RolloutConfig(max_new_tokens=64), help="rollout shape (responses are short)"
     )
@@ -88,6 +106,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.lora_r > 0 and not self.lora_targets:
+            raise ConfigError("lora_targets: LoRA (lora_r > 0) needs at least one module name")
 
 
 def apply_algo(config: TrainConfig, algo: str) -> TrainConfig:

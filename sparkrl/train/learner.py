@@ -48,8 +48,14 @@ class TrainRow:
         return len(self.prompt_ids) + len(self.response_ids)
 
 
-def build_rows(forests: Sequence[TaskForest], estimator: str, config: AdvantageConfig) -> list[TrainRow]:
-    """Rows of every forest with their advantages; empty responses are skipped."""
+def build_rows(
+    forests: Sequence[TaskForest], estimator: str, config: AdvantageConfig, share_steps: bool = True
+) -> list[TrainRow]:
+    """Rows of every forest with their advantages; empty responses are skipped.
+
+    With ``share_steps`` a step shared by m leaves is one row of multiplicity m; without it, m
+    rows of multiplicity 1 (the naive duplicated-rows computation, for tests and benchmarks).
+    """
     rows = []
     for forest in forests:
         step_rows, advantages = compute_advantages(forest, estimator, config)
@@ -57,9 +63,10 @@ def build_rows(forests: Sequence[TaskForest], estimator: str, config: AdvantageC
             node = forest.nodes[row.node_id]
             if not node.response_ids:
                 continue
-            pos, neg, mult = aggregate_copies([per_copy])
-            rows.append(TrainRow(node.prompt_ids, node.response_ids, node.logprobs,
-                                 float(pos[0]), float(neg[0]), int(mult[0])))
+            copies = [per_copy] if share_steps else [per_copy[i:i + 1] for i in range(len(per_copy))]
+            for pos, neg, mult in zip(*aggregate_copies(copies)):
+                rows.append(TrainRow(node.prompt_ids, node.response_ids, node.logprobs,
+                                     float(pos), float(neg), int(mult)))
     return rows
 
 
@@ -77,8 +84,8 @@ def micro_batches(rows: Sequence[TrainRow], max_tokens: int) -> list[list[TrainR
     return chunks
 
 
-def _pad(values: Sequence[list[float]], width: int) -> torch.Tensor:
-    return torch.tensor([v + [0.0] * (width - len(v)) for v in values], dtype=torch.float32)
+def _pad(values: Sequence[list[float]], width: int, device: torch.device) -> torch.Tensor:
+    return torch.tensor([v + [0.0] * (width - len(v)) for v in values], dtype=torch.float32, device=device)
 
 
 @torch.no_grad()
@@ -90,6 +97,40 @@ def attach_reference_logprobs(
         logprobs, _, mask = reference.logprobs([(r.prompt_ids, r.response_ids) for r in chunk], temperature)
         for row, values, row_mask in zip(chunk, logprobs, mask):
             row.ref_logprobs = values[row_mask.bool()].tolist()
+
+
+def accumulate_gradients(
+    policy: ScoringPolicy,
+    minibatch: Sequence[TrainRow],
+    loss_config: LossConfig,
+    *,
+    temperature: float,
+    micro_batch_tokens: int,
+) -> dict[str, float] | None:
+    """Backpropagate the loss of ``minibatch`` (token mean over all its token copies) into the
+    parameters' ``.grad``, one length-bucketed micro-batch at a time; return the minibatch's
+    metrics, or ``None`` as soon as a micro-batch's loss is not finite."""
+    token_count = float(sum(len(r.response_ids) * r.multiplicity for r in minibatch))
+    metrics: dict[str, float] = {}
+    for chunk in micro_batches(minibatch, micro_batch_tokens):
+        logprobs, entropy, mask = policy.logprobs([(r.prompt_ids, r.response_ids) for r in chunk], temperature)
+        width = logprobs.shape[1]
+        device = logprobs.device  # the learner's (a GPU when there is one); rows live on the CPU
+        pos, neg, mult = (torch.tensor([getattr(r, k) for r in chunk], dtype=torch.float32, device=device)
+                          for k in ("adv_pos", "adv_neg", "multiplicity"))
+        ref = _pad([r.ref_logprobs for r in chunk], width, device) if chunk[0].ref_logprobs is not None else None
+        loss, chunk_metrics = policy_loss(
+            logprobs, _pad([r.old_logprobs for r in chunk], width, device), ref, entropy, mask,
+            pos, neg, mult, loss_config, token_count=token_count,
+        )
+        if not torch.isfinite(loss):
+            return None
+        loss.backward()
+        # Each chunk's metrics are its share of the minibatch's token means: they add up.
+        for key, value in chunk_metrics.items():
+            metrics[key] = metrics.get(key, 0.0) + value
+        metrics["loss"] = metrics.get("loss", 0.0) + float(loss.detach())
+    return metrics
 
 
 def update_policy(
@@ -119,34 +160,11 @@ def update_policy(
         size = math.ceil(len(order) / minibatches) if order else 0
         for start in range(0, len(order), max(size, 1)):
             minibatch = order[start:start + size]
-            token_count = float(sum(len(r.response_ids) * r.multiplicity for r in minibatch))
             optimizer.zero_grad(set_to_none=True)
-            finite = True
-            batch_metrics: dict[str, float] = {}
-            for chunk in micro_batches(minibatch, micro_batch_tokens):
-                logprobs, entropy, mask = policy.logprobs(
-                    [(r.prompt_ids, r.response_ids) for r in chunk], temperature
-                )
-                width = logprobs.shape[1]
-                pos, neg, mult = (torch.tensor([getattr(r, k) for r in chunk], dtype=torch.float32)
-                                  for k in ("adv_pos", "adv_neg", "multiplicity"))
-                ref = None
-                if chunk[0].ref_logprobs is not None:
-                    ref = _pad([r.ref_logprobs for r in chunk], width)
-                loss, metrics = policy_loss(
-                    logprobs, _pad([r.old_logprobs for r in chunk], width), ref, entropy, mask,
-                    pos, neg, mult, loss_config, token_count=token_count,
-                )
-                if not torch.isfinite(loss):
-                    finite = False
-                    break
-                loss.backward()
-                for key, value in metrics.items():
-                    # metrics are token means over the minibatch: the chunks' shares add up
-                    batch_metrics[key] = batch_metrics.get(key, 0.0) + value
-                batch_metrics["loss"] = batch_metrics.get("loss", 0.0) + float(loss.detach())
+            batch_metrics = accumulate_gradients(policy, minibatch, loss_config, temperature=temperature,
+                                                 micro_batch_tokens=micro_batch_tokens)
             norm = torch.nn.utils.clip_grad_norm_(policy.model.parameters(), grad_clip or float("inf"))
-            if not finite or not torch.isfinite(norm):
+            if batch_metrics is None or not torch.isfinite(norm):
                 optimizer.zero_grad(set_to_none=True)
                 skipped += 1
                 continue

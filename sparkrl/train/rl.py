@@ -30,12 +30,20 @@ from sparkrl.config import to_dict
 from sparkrl.envs import make
 from sparkrl.envs.base import Task, TextEnv
 from sparkrl.eval.evaluate import SplitResult, evaluate
+from sparkrl.eval.plots import plot_run
 from sparkrl.rollout.spark import RolloutStats, spark_rollout
 from sparkrl.rollout.tree import save_forests
-from sparkrl.train.checkpoint import latest_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from sparkrl.train.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from sparkrl.train.config import TrainConfig
 from sparkrl.train.learner import attach_reference_logprobs, build_rows, update_policy
 from sparkrl.train.run_log import RunLog
+from sparkrl.train.safeguards import NonFiniteGuard, TrainingDiverged, restore_metrics, warmup_scheduler
 
 
 class TaskSampler:
@@ -87,6 +95,26 @@ def _evaluate(policy: Any, env: TextEnv, config: TrainConfig, seed: int) -> dict
     return results
 
 
+def _evaluate_start(policy: Any, env: TextEnv, config: TrainConfig, console: Console) -> dict[str, SplitResult]:
+    """The "before RL" evaluation, reused from the starting model's cache when it was made."""
+    from sparkrl.train.cold_start import cached_start_eval_file
+
+    cache = cached_start_eval_file(config)
+    if cache is not None and cache.exists():
+        try:
+            results = {k: SplitResult(**v) for k, v in json.loads(cache.read_text(encoding="utf-8")).items()}
+            console.print(f"before-RL evaluation: reusing {cache}")
+            return results
+        except (ValueError, TypeError) as error:
+            console.print(f"[yellow]ignoring unreadable cached evaluation {cache}: {error}[/yellow]")
+    results = _evaluate(policy, env, config, config.seed)
+    if cache is not None:
+        staging = cache.with_suffix(".tmp")
+        staging.write_text(json.dumps({k: dataclasses.asdict(v) for k, v in results.items()}), encoding="utf-8")
+        staging.replace(cache)
+    return results
+
+
 def _iteration_record(iteration: int, forests: list, stats: RolloutStats, update: dict[str, float],
                       update_seconds: float) -> dict[str, Any]:
     per_forest = [forest.stats() for forest in forests]
@@ -104,11 +132,16 @@ def _iteration_record(iteration: int, forests: list, stats: RolloutStats, update
         "trajectories": leaves,
         "generated_tokens": stats.generated_tokens,
         "prompt_tokens": stats.prompt_tokens,
+        "prefill_tokens": stats.prefill_tokens,
         "env_steps": stats.env_steps,
         "rollout_seconds": stats.generation_seconds + stats.env_seconds,
         "generation_seconds": stats.generation_seconds,
         "env_seconds": stats.env_seconds,
         "update_seconds": update_seconds,
+        "env_failures": stats.env_failures,
+        "env_retries": stats.env_retries,
+        "skipped_tasks": len(stats.skipped_tasks),
+        "skipped_task_errors": list(stats.skipped_tasks),
         **update,
     }
 
@@ -132,11 +165,81 @@ def _print_summary(console: Console, before: dict[str, SplitResult] | None,
     console.print(table)
 
 
+def _report_resume(console: Console, run_dir: Path, found: tuple[Path, dict[str, Any]] | None) -> None:
+    """Say which checkpoint a resume uses and why any newer one was passed over."""
+    for reason in found[1]["skipped"] if found else []:
+        console.print(f"[yellow]unusable checkpoint, falling back to the previous one: {reason}[/yellow]")
+    if found is None:
+        console.print(f"[yellow]{run_dir} has no usable checkpoint: starting the run over from iteration 0[/yellow]")
+    else:
+        console.print(f"resuming {run_dir} from {found[0].name}")
+
+
+def _warn_faults(console: Console, iteration: int, stats: RolloutStats, record: dict[str, Any]) -> None:
+    """Put env faults and skipped updates on the console (they are in the metrics record too)."""
+    for line in stats.skipped_tasks:
+        console.print(f"[yellow]iter {iteration}: skipped task after env failures: {line}[/yellow]")
+    if stats.env_failures and not stats.skipped_tasks:
+        console.print(f"[yellow]iter {iteration}: {stats.env_failures} env failures recovered by "
+                      f"{stats.env_retries} retries[/yellow]")
+    if record["nonfinite_update"]:
+        console.print(f"[yellow]iter {iteration}: skipped {int(record['skipped_steps'])} optimizer step(s) "
+                      f"with a NaN/inf loss or gradient ({record['nonfinite_streak']} iterations in a row)[/yellow]")
+
+
+def _save(run_dir: Path, iteration: int, policy: Any, console: Console, state: dict[str, Any]) -> Path | None:
+    """Checkpoint; a state that must not be kept (non-finite weights) is reported, not written."""
+    try:
+        return save_checkpoint(run_dir, iteration, policy.model, policy.tokenizer, state)
+    except CheckpointError as error:
+        console.print(f"[bold red]iter {iteration}: {error}[/bold red]")
+        return None
+
+
+def _policy_and_reference(config: TrainConfig, found: tuple[Path, dict[str, Any]] | None,
+                          console: Console) -> tuple[Any, Any]:
+    """The policy to train (from the checkpoint ``found`` if any) and its KL reference: a frozen
+    copy of the starting policy, or with LoRA the same model with its adapters disabled. Both
+    sit on the first GPU when CUDA is present."""
+    from sparkrl.models.loading import load
+    from sparkrl.train.cold_start import initial_policy
+
+    def start() -> Any:
+        policy = initial_policy(config, console)
+        policy.model.to(device)
+        return policy
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if config.lora_r > 0:
+        from sparkrl.models.lora import AdapterDisabledReference, apply_lora, load_adapter_weights
+
+        policy = apply_lora(start(), config.lora_r, config.lora_alpha, config.lora_targets)
+        if found is not None:
+            load_adapter_weights(policy, found[0] / "model")
+        return policy, AdapterDisabledReference(policy)
+    if found is not None:
+        policy = load(str(found[0] / "model"), device=device, threads=config.threads or None)
+    else:
+        policy = start()
+    reference = start() if found else copy.deepcopy(policy)
+    reference.model.requires_grad_(False)
+    return policy, reference
+
+
+def _env_workers(config: TrainConfig) -> Any:
+    """Ray env workers serving the rollouts' envs when ``config.workers > 1``, else None."""
+    if config.workers <= 1:
+        return None
+    from sparkrl.distributed.ray_envs import RayEnvFactory
+
+    return RayEnvFactory(config.env, {"max_steps": config.rollout.max_steps}, config.workers,
+                         call_timeout=config.worker_timeout)
+
+
 def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl train",
           console: Console | None = None) -> Path:
     """Run ``config`` to the end (or continue a run folder with ``resume``); returns the run folder."""
-    from sparkrl.models.loading import load
-    from sparkrl.train.cold_start import initial_policy
+    from sparkrl.models.vllm_engine import select_engine
 
     console = console or Console()
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
@@ -149,27 +252,31 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     torch.manual_seed(config.seed)
     env = make(config.env, max_steps=config.rollout.max_steps)
     found = latest_checkpoint(run_dir) if resume else None
-    policy = load(str(found[0] / "model"), threads=config.threads or None) if found else initial_policy(config, console)
-    reference = initial_policy(config, console) if found else copy.deepcopy(policy)
-    reference.model.requires_grad_(False)
-    optimizer = torch.optim.AdamW(policy.model.parameters(), lr=config.optim.lr,
+    policy, reference = _policy_and_reference(config, found, console)
+    optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=config.optim.lr,
                                   weight_decay=config.optim.weight_decay)
+    engine = select_engine(policy, config.engine, console.print)
+    env_factory = _env_workers(config)
+    scheduler = warmup_scheduler(optimizer, config.optim.warmup_iterations)
+    guard = NonFiniteGuard(config.optim.max_nonfinite_updates)
     sampler = TaskSampler(env.tasks("train"), config.seed)
-    log = RunLog(run_dir)
     start = 0
     before: dict[str, SplitResult] | None = None
+    if resume:
+        _report_resume(console, run_dir, found)
+        restore_metrics(run_dir / "metrics.jsonl", found[1]["metrics"] if found else [])
+    log = RunLog(run_dir)
     if found is not None:
         folder, state = found
         optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        guard.streak = state["nonfinite_streak"]
         restore_rng_state(rng, state["rng"])
         sampler.restore(state["sampler"])
         start = state["iteration"]
         before = {k: SplitResult(**v) for k, v in state["before"].items()} if state["before"] else None
-        for name in state["skipped"]:
-            console.print(f"[yellow]skipped unreadable checkpoint {name}[/yellow]")
-        console.print(f"resuming {run_dir} from {folder.name}")
     elif config.eval.splits:
-        before = _evaluate(policy, env, config, config.seed)
+        before = _evaluate_start(policy, env, config, console)
         log.write({"kind": "eval", "iteration": 0, "tag": "before",
                    "results": {k: dataclasses.asdict(v) for k, v in before.items()}})
 
@@ -178,8 +285,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         stats = RolloutStats()
         policy.model.eval()
         with torch.no_grad():
-            forests = spark_rollout(policy, sampler.next(config.tasks_per_iteration),
-                                    lambda task: env.spawn(), config.rollout, rng, stats)
+            forests = spark_rollout(engine, sampler.next(config.tasks_per_iteration),
+                                    env_factory or (lambda task: env.spawn()), config.rollout, rng, stats)
         started = time.perf_counter()
         rows = build_rows(forests, config.estimator, config.advantage)
         if config.loss.kl_coef > 0:
@@ -190,8 +297,13 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
             epochs=config.optim.ppo_epochs, minibatches=config.optim.minibatches,
             grad_clip=config.optim.grad_clip, micro_batch_tokens=config.optim.micro_batch_tokens, rng=rng,
         )
+        scheduler.step()
+        if engine is not policy:
+            engine.sync_weights(policy.model)
         record = _iteration_record(iteration + 1, forests, stats, update, time.perf_counter() - started)
+        record.update(guard.observe(iteration + 1, update))
         log.write(record)
+        _warn_faults(console, iteration + 1, stats, record)
         (run_dir / "trees").mkdir(exist_ok=True)
         save_forests(forests, run_dir / "trees" / f"iter-{iteration + 1:06d}.jsonl")
         console.print(
@@ -205,11 +317,21 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
             results = _evaluate(policy, env, config, config.seed)
             log.write({"kind": "eval", "iteration": iteration + 1, "tag": "during",
                        "results": {k: dataclasses.asdict(v) for k, v in results.items()}})
-        if done or (config.save_every and (iteration + 1) % config.save_every == 0):
-            save_checkpoint(run_dir, iteration + 1, policy.model, policy.tokenizer, {
+            plot_run(run_dir)
+        if done or guard.tripped or (config.save_every and (iteration + 1) % config.save_every == 0):
+            saved = _save(run_dir, iteration + 1, policy, console, {
                 "iteration": iteration + 1, "optimizer": optimizer.state_dict(), "rng": rng_state(rng), "sampler": sampler.state(),
                 "before": {k: dataclasses.asdict(v) for k, v in before.items()} if before else None,
+                "scheduler": scheduler.state_dict(), "nonfinite_streak": guard.streak, "metrics": log.records(),
             })
+            if guard.tripped:
+                message = guard.message(iteration + 1, saved, run_dir)
+                console.print(f"[bold red]{message}[/bold red]")
+                log.close()
+                env.close()
+                if env_factory:
+                    env_factory.close()
+                raise TrainingDiverged(message)
 
     after = _evaluate(policy, env, config, config.seed) if config.eval.splits else {}
     log.write({"kind": "eval", "iteration": config.iterations, "tag": "after",
@@ -219,7 +341,10 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         "after": {k: dataclasses.asdict(v) for k, v in after.items()},
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    plot_run(run_dir)
     log.close()
     env.close()
+    if env_factory:
+        env_factory.close()
     _print_summary(console, before, after)
     return run_dir

@@ -19,6 +19,12 @@ of the sequence of calls made since ``load``:
 
 ``-XX:+UseSerialGC`` with a 512 MB heap cap brings a JVM from ~1.4 GB to ~0.5 GB resident and
 steps slightly faster on small machines.
+
+A JVM that hangs without dying (stopped, deadlocked, swapping) would block its py4j call
+forever: every call carries a watchdog that kills the JVM after its time limit (``step_timeout_s``
+for a step, the longer ``load_timeout_s`` for starting the JVM, loading a game or querying
+metadata), which makes py4j raise, so the pool treats the hang like a death — a fresh JVM and an
+exact replay.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ JVM_OPTIONS: tuple[str, ...] = (
     "-XX:+UseSerialGC",
 )
 LOOK_AROUND = "look around"
+DEFAULT_STEP_TIMEOUT_S = 30.0
+"""Longest one step may take before its JVM counts as hung (a step takes 0.01-1 s)."""
+DEFAULT_LOAD_TIMEOUT_S = 300.0
+"""Longest a JVM start, game load or metadata query may take (each takes 0.5-5 s)."""
 
 
 class Game(NamedTuple):
@@ -69,9 +79,13 @@ class BackendDied(Exception):
 
 
 class JvmBackend:
-    """One ScienceWorld JVM and the (game, history) state it currently holds."""
+    """One ScienceWorld JVM and the (game, history) state it currently holds. A step that takes
+    longer than ``step_timeout_s``, or any other call longer than ``load_timeout_s`` (0 = no
+    limit), kills the JVM and raises ``BackendDied``."""
 
-    def __init__(self, heap_mb: int, java_path: str) -> None:
+    def __init__(self, heap_mb: int, java_path: str, step_timeout_s: float = 0.0,
+                 load_timeout_s: float = 0.0) -> None:
+        self.step_timeout_s, self.load_timeout_s = step_timeout_s, load_timeout_s
         options = [*JVM_OPTIONS, f"-Xmx{heap_mb}m"]
         try:
             port, process = launch_gateway(
@@ -101,12 +115,31 @@ class JvmBackend:
         """The JVM's process id."""
         return self._process.pid
 
-    def _call(self, fn: Callable[[], T]) -> T:
+    def _call(self, fn: Callable[[], T], timeout_s: float | None = None) -> T:
+        """``fn()``, its py4j failure turned into ``BackendDied``; the JVM is killed when the call
+        runs past ``timeout_s`` (default: ``load_timeout_s``)."""
+        timeout_s = self.load_timeout_s if timeout_s is None else timeout_s
+        hung = threading.Event()
+
+        def kill_hung_jvm() -> None:
+            hung.set()
+            self._process.kill()
+
+        watchdog = threading.Timer(timeout_s, kill_hung_jvm) if timeout_s > 0 else None
+        if watchdog is not None:
+            watchdog.daemon = True
+            watchdog.start()
         try:
             return fn()
         except Py4JError as error:
-            state = "exited" if self._process.poll() is not None else "alive but failing"
+            if hung.is_set():
+                state = f"did not answer within {timeout_s:g} s and was killed"
+            else:
+                state = "exited" if self._process.poll() is not None else "alive but failing"
             raise BackendDied(f"ScienceWorld JVM (pid {self.pid}) {state}: {error}") from error
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
 
     def replay_cost(self, game: Game, history: Sequence[str]) -> int | None:
         """Steps needed to reach ``history`` from the held state; None when a reload is needed."""
@@ -141,7 +174,7 @@ class JvmBackend:
         if self.game is None or self.last is None:
             raise RuntimeError("apply() on a backend that holds no game")
         goal = self.last.goal
-        self.last = self._call(lambda: self._read(self._server.step(action), goal))
+        self.last = self._call(lambda: self._read(self._server.step(action), goal), self.step_timeout_s)
         self.history.append(action)
         return self.last
 
@@ -229,10 +262,15 @@ class BackendPool:
         heap_mb: int = 512,
         java_path: str = "java",
         max_restarts: int = 2,
+        step_timeout_s: float = DEFAULT_STEP_TIMEOUT_S,
+        load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
     ) -> None:
         if max_backends < 1:
             raise ValueError(f"max_backends must be >= 1, got {max_backends}")
+        if step_timeout_s < 0 or load_timeout_s < 0:
+            raise ValueError(f"timeouts must be >= 0 (0 = none), got {step_timeout_s}, {load_timeout_s}")
         self.max_backends = max_backends
+        self.step_timeout_s, self.load_timeout_s = step_timeout_s, load_timeout_s
         self.heap_mb = heap_mb
         self.java_path = java_path
         self.max_restarts = max_restarts
@@ -281,7 +319,7 @@ class BackendPool:
                 chosen.busy = True
                 return chosen
         try:
-            backend = JvmBackend(self.heap_mb, self.java_path)
+            backend = JvmBackend(self.heap_mb, self.java_path, self.step_timeout_s, self.load_timeout_s)
         finally:
             with self._cond:
                 self._launching -= 1

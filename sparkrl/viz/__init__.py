@@ -1,0 +1,1 @@
+"""Visualisation of runs: the trajectory-tree viewer (``sparkrl view``)."""
