@@ -1,15 +1,17 @@
 """Where the time of a default ``sparkrl train`` goes: a short default-like run under cProfile.
 
 The run is the default configuration (household, tiny model, Spark N = 8 / M = 4 / B = 2,
-K = 30, 8 tasks per iteration, evaluation on L0/L1/L2 before and after) shortened to
+K = 30, default tasks per iteration, evaluation on L0/L1/L2 before and after) shortened to
 ``--iterations`` iterations and ``--eval-games`` games per split, on one torch thread. The
 cold start reuses the default SFT when it is cached; otherwise the best cached household SFT is
 loaded with the cold start off (no SFT is trained here).
 
-Printed: the wall time split into phases (generation, env, prompt building, learner, evaluation,
-checkpoint and tree files, start-up), each from the profile's cumulative times, and the top
-functions by own time. cProfile adds a per-call overhead, so Python-heavy phases read somewhat
-larger than they are; the split, not the absolute seconds, is the result.
+Printed: the wall time split into phases (rollouts, generation, prompt encoding, learner,
+evaluation, checkpoint and tree files, start-up), each from the profile's cumulative times
+(phases nest: generation runs inside the rollouts and the evaluation), the iteration records'
+own timers (generation / env / update seconds, tokens), and the top functions by own time.
+cProfile adds a per-call overhead, so Python-heavy phases read somewhat larger than they are;
+the split, not the absolute seconds, is the result.
 
     python benchmarks/profile_train.py [--iterations 2] [--eval-games 6]
 
@@ -38,10 +40,12 @@ from sparkrl.train.rl import train
 from sparkrl.train.sft import MODEL_DIR
 
 PHASES = {
-    # phase: (file suffix, function name) whose cumulative time is the phase
-    "rollout (all)": ("sparkrl/rollout/spark.py", "spark_rollout"),
-    "generation (Policy.sample)": ("sparkrl/models/policy.py", "sample"),
-    "prompt building (build_messages + encode)": ("sparkrl/models/policy.py", "encode"),
+    # phase: (file suffix, function name) whose cumulative time is the phase. Phases nest: the
+    # evaluation plays its games with spark_rollout (M = N = 1), and generation and prompt
+    # encoding happen inside the rollouts.
+    "rollouts (training + evaluation)": ("sparkrl/rollout/spark.py", "spark_rollout"),
+    "generation (Policy.sample, rollouts + eval)": ("sparkrl/models/policy.py", "sample"),
+    "prompt encoding (chat template + tokenizer)": ("sparkrl/models/policy.py", "encode"),
     "learner: update_policy": ("sparkrl/train/learner.py", "update_policy"),
     "learner: reference log-probs": ("sparkrl/train/learner.py", "attach_reference_logprobs"),
     "learner: advantages and rows": ("sparkrl/train/learner.py", "build_rows"),
