@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import time
 
 import torch
+from timing import Timer
 
 from sparkrl.models import GGUF_MODELS, Policy, load
 
@@ -40,16 +40,6 @@ def default_spec() -> str:
     return "smollm2-135m" if importlib.util.find_spec(package) else "tiny"
 
 
-class Timer:
-    """Wall and CPU seconds of a block (CPU time stays meaningful on a busy shared machine)."""
-
-    def __enter__(self) -> Timer:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall_s = time.perf_counter() - self._wall
-        self.cpu_s = time.process_time() - self._cpu
 
 
 def ours(policy: Policy, prompts: list[list[int]], n: int, max_new_tokens: int, seed: int) -> tuple[int, Timer]:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
+from timing import Timer
 from household_setup import household_prompts, load_benchmark_policy
 
 from sparkrl.models import Policy
@@ -37,16 +37,6 @@ from sparkrl.models.sampling import StopMatcher
 STOP = "</action>"
 
 
-class Timer:
-    """Wall and CPU seconds of a block (CPU seconds stay meaningful on a busy shared machine)."""
-
-    def __enter__(self) -> Timer:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall_s = time.perf_counter() - self._wall
-        self.cpu_s = time.process_time() - self._cpu
 
 
 def ours(policy: Policy, prompts: list[list[int]], max_new_tokens: int, seed: int) -> tuple[int, int, Timer]:

@@ -150,7 +150,7 @@ def _check_fork_determinism(
 
 
 def _check_game(env: TextEnv, task: Task, rng: random.Random, report: CheckReport) -> None:
-    observation = _check_observation(env.reset(task), None)
+    _check_observation(env.reset(task), None)
     if env.num_steps != 0 or env.done:
         raise _Violation(None, "reset() did not start a fresh episode")
 

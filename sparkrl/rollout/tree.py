@@ -10,7 +10,7 @@ learner never re-tokenises text.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,8 @@ class TaskForest:
             "split": self.split,
             "root_ids": self.root_ids,
             "padded_leaf_ids": self.padded_leaf_ids,
-            "nodes": [asdict(node) for node in self.nodes.values()],
+            # a shallow copy per node: asdict's deep copy of every id list dominated saving
+            "nodes": [dict(vars(node)) for node in self.nodes.values()],
         }
 
     @classmethod
@@ -154,10 +155,14 @@ class TaskForest:
 
 
 def save_forests(forests: list[TaskForest], path: str | Path) -> None:
-    """Write forests as JSON lines (one task per line)."""
-    with open(path, "w", encoding="utf-8") as handle:
+    """Write forests as JSON lines (one task per line), atomically: a reader (the viewer, a
+    resumed run) never sees half a file."""
+    target = Path(path)
+    staging = target.with_name(f".{target.name}.tmp")
+    with open(staging, "w", encoding="utf-8") as handle:
         for forest in forests:
             handle.write(json.dumps(forest.to_dict()) + "\n")
+    staging.replace(target)
 
 
 def load_forests(path: str | Path) -> list[TaskForest]:

@@ -255,7 +255,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     policy, reference = _policy_and_reference(config, found, console)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=config.optim.lr,
                                   weight_decay=config.optim.weight_decay)
-    engine = select_engine(policy, config.engine, console.print)
+    engine = select_engine(policy, config.engine, lambda line: console.print(line, markup=False))
     env_factory = _env_workers(config)
     scheduler = warmup_scheduler(optimizer, config.optim.warmup_iterations)
     guard = NonFiniteGuard(config.optim.max_nonfinite_updates)

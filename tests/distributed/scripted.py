@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sparkrl.envs.base import Task, TextEnv
 from sparkrl.rollout.spark import RolloutConfig, spark_rollout
-
-
-@dataclass
-class Response:
-    prompt_ids: list
-    response_ids: list
-    logprobs: list
-    text: str
-    head_entropy: float
+from tests.scripted_response import Response
 
 
 class AdmissiblePolicy:

@@ -1,16 +1,8 @@
 """A seeded scripted policy for CounterEnv (tests/envs/toy_envs.py): no model needed."""
 
 import random
-from dataclasses import dataclass
 
-
-@dataclass
-class Response:
-    prompt_ids: list
-    response_ids: list
-    logprobs: list
-    text: str
-    head_entropy: float
+from tests.scripted_response import Response
 
 
 class CounterPolicy:

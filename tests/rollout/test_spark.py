@@ -1,20 +1,11 @@
 import random
-from dataclasses import dataclass
 
 import pytest
 
 from sparkrl.rollout.spark import RolloutConfig, RolloutStats, spark_rollout
 
 from tests.envs.toy_envs import CounterEnv
-
-
-@dataclass
-class Response:
-    prompt_ids: list
-    response_ids: list
-    logprobs: list
-    text: str
-    head_entropy: float
+from tests.scripted_response import Response
 
 
 class ScriptedPolicy:
