@@ -279,6 +279,10 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         before = _evaluate_start(policy, env, config, console)
         log.write({"kind": "eval", "iteration": 0, "tag": "before",
                    "results": {k: dataclasses.asdict(v) for k, v in before.items()}})
+    if found is None:
+        # The cold-start SFT and the before-RL evaluation draw from torch's RNG only when they
+        # are not cached: re-seed so a seed gives the same RL run either way.
+        torch.manual_seed(config.seed)
 
     learner_temperature = config.rollout.temperature or 1.0
     for iteration in range(start, config.iterations):

@@ -68,3 +68,15 @@ def test_train_config_rejects_bad_nested_values_by_path():
         from_dict(TrainConfig, {"optim": {"lr": -1}})
     with pytest.raises(ConfigError, match="splits: 'L9'"):
         dataclasses.replace(TrainConfig(), eval=EvalConfig(splits=("L9",)))
+
+
+def test_a_seed_gives_the_same_run_whether_or_not_the_cold_start_was_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARKRL_CACHE", str(tmp_path / "cache"))
+
+    def iteration_records(run_dir):
+        records = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in records if r["kind"] == "iteration"]
+
+    fresh = train(tiny_config(tmp_path / "fresh", iterations=1))  # runs the SFT
+    cached = train(tiny_config(tmp_path / "cached", iterations=1))  # reuses it
+    assert iteration_records(fresh) == iteration_records(cached)
