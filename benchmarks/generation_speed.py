@@ -18,7 +18,7 @@ import importlib.util
 import json
 
 import torch
-from timing import Timer
+from timing import Timer, left_padded
 
 from sparkrl.models import GGUF_MODELS, Policy, load
 
@@ -52,9 +52,7 @@ def ours(policy: Policy, prompts: list[list[int]], n: int, max_new_tokens: int, 
 
 def hf_generate(policy: Policy, prompts: list[list[int]], n: int, max_new_tokens: int, seed: int) -> tuple[int, Timer]:
     """(generated tokens, timings) of one left-padded ``model.generate`` call."""
-    width = max(len(p) for p in prompts)
-    input_ids = torch.tensor([[policy.pad_id] * (width - len(p)) + p for p in prompts])
-    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    input_ids, attention_mask = left_padded(prompts, policy.pad_id)
     torch.manual_seed(seed)
     with Timer() as timer, torch.inference_mode():
         output = policy.model.generate(
@@ -69,7 +67,7 @@ def hf_generate(policy: Policy, prompts: list[list[int]], n: int, max_new_tokens
             pad_token_id=policy.pad_id,
             eos_token_id=sorted(policy.eos_ids),
         )
-    return sum(_generated_length(row, policy.eos_ids) for row in output[:, width:].tolist()), timer
+    return sum(_generated_length(row, policy.eos_ids) for row in output[:, input_ids.shape[1]:].tolist()), timer
 
 
 def _generated_length(row: list[int], eos_ids: frozenset[int]) -> int:

@@ -28,7 +28,7 @@ import json
 import statistics
 
 import torch
-from timing import Timer
+from timing import Timer, left_padded
 from household_setup import household_prompts, load_benchmark_policy
 
 from sparkrl.models import Policy
@@ -49,9 +49,7 @@ def ours(policy: Policy, prompts: list[list[int]], max_new_tokens: int, seed: in
 
 def generate(policy: Policy, prompts: list[list[int]], max_new_tokens: int, seed: int) -> tuple[int, int, Timer]:
     """(generated tokens, prefill tokens, seconds) of one left-padded ``model.generate`` call."""
-    width = max(len(p) for p in prompts)
-    input_ids = torch.tensor([[policy.pad_id] * (width - len(p)) + p for p in prompts])
-    attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    input_ids, attention_mask = left_padded(prompts, policy.pad_id)
     torch.manual_seed(seed)
     with Timer() as timer, torch.inference_mode():
         output = policy.model.generate(
@@ -60,7 +58,7 @@ def generate(policy: Policy, prompts: list[list[int]], max_new_tokens: int, seed
             eos_token_id=sorted(policy.eos_ids), stop_strings=[STOP], tokenizer=policy.tokenizer,
         )
     matcher = StopMatcher(policy.tokenizer, [STOP])
-    generated = sum(_response_length(row, policy.eos_ids, matcher) for row in output[:, width:].tolist())
+    generated = sum(_response_length(row, policy.eos_ids, matcher) for row in output[:, input_ids.shape[1]:].tolist())
     return generated, sum(len(p) for p in prompts), timer
 
 

@@ -39,11 +39,15 @@ def _pyplot() -> Any:
 
 
 def _save(figure: Any, path: Path) -> Path:
-    """Write through a temporary file so a reader never sees half a PNG."""
-    staging = path.with_name(f".{path.name}.tmp")
-    figure.savefig(staging, dpi=110, bbox_inches="tight", format="png")
-    staging.replace(path)
-    return path
+    """Lay out, write through a temporary file (a reader never sees half a PNG) and close."""
+    try:
+        figure.tight_layout()
+        staging = path.with_name(f".{path.name}.tmp")
+        figure.savefig(staging, dpi=110, bbox_inches="tight", format="png")
+        staging.replace(path)
+        return path
+    finally:
+        _pyplot().close(figure)
 
 
 def plot_run(run_dir: str | Path) -> Path | None:
@@ -80,11 +84,7 @@ def plot_run(run_dir: str | Path) -> Path | None:
     success_axis.set_ylim(-0.02, 1.02)
     success_axis.legend(fontsize="small")
     figure.suptitle(run_dir.name)
-    figure.tight_layout()
-    try:
-        return _save(figure, run_dir / RUN_PLOT)
-    finally:
-        plt.close(figure)
+    return _save(figure, run_dir / RUN_PLOT)
 
 
 def plot_curves(path: str | Path, curves: Mapping[str, Curve], xlabel: str, ylabel: str, title: str) -> Path:
@@ -100,11 +100,7 @@ def plot_curves(path: str | Path, curves: Mapping[str, Curve], xlabel: str, ylab
     axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    try:
-        return _save(figure, Path(path))
-    finally:
-        plt.close(figure)
+    return _save(figure, Path(path))
 
 
 def plot_final(path: str | Path, finals: Mapping[str, Mapping[str, Interval]], title: str) -> Path:
@@ -125,8 +121,4 @@ def plot_final(path: str | Path, finals: Mapping[str, Mapping[str, Interval]], t
     axis.set_title(title)
     axis.grid(alpha=0.3, axis="y")
     axis.legend()
-    figure.tight_layout()
-    try:
-        return _save(figure, Path(path))
-    finally:
-        plt.close(figure)
+    return _save(figure, Path(path))
