@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from sparkrl.agent.compact import COMPACT_SYSTEM_PROMPT, build_compact_user_message
+
 THINK_TAG = "think"
 EXPLORE_TAG = "explore"
 ACTION_TAG = "action"
@@ -26,6 +28,10 @@ HISTORY_WINDOW = 5
 """Number of past (observation, action) pairs shown in a prompt (spark-method.md section 1)."""
 
 ReasoningMode = Literal["think", "explore"]
+
+PROMPT_STYLES: tuple[str, ...] = ("paper", "compact")
+"""``paper``: the paper-faithful wording below (the default, for real LMs); ``compact``: the same
+information in far fewer tokens for small models (``sparkrl.agent.compact``)."""
 
 SYSTEM_PROMPT = (
     "You are an agent in a text world. Reply with one reasoning block, then one action block:\n"
@@ -121,17 +127,24 @@ def build_messages(
     observation: str,
     admissible_actions: Sequence[str],
     history: History | None = None,
+    style: str = "paper",
 ) -> list[dict[str, str]]:
     """The chat messages for one step, ready for a tokenizer's chat template.
 
-    ``history`` holds the steps already taken (``None`` or empty at the first step).
-    Templates without a system role need the system message merged into the user turn by
-    the caller.
+    ``history`` holds the steps already taken (``None`` or empty at the first step); ``style``
+    is one of ``PROMPT_STYLES``. Templates without a system role need the system message merged
+    into the user turn by the caller.
     """
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": build_user_message(goal, observation, admissible_actions, history)},
-    ]
+    if style == "paper":
+        system, user = SYSTEM_PROMPT, build_user_message(goal, observation, admissible_actions, history)
+    elif style == "compact":
+        past = [(s.observation, s.action) for s in history.recent()] if history is not None else []
+        taken = history.num_steps if history is not None else 0
+        system, user = COMPACT_SYSTEM_PROMPT, build_compact_user_message(
+            goal, observation, admissible_actions, past, taken)
+    else:
+        raise ValueError(f"unknown prompt style {style!r}; expected one of {PROMPT_STYLES}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def format_response(mode: ReasoningMode, reasoning: str, action: str) -> str:

@@ -7,6 +7,13 @@ from what the step actually shows (the goal, the observation's first clause, the
 lists) and, for a search, the places the expert goes on to try (its own ranking of where the
 item may be, which is what a teacher would list), choosing among several templates with a
 seeded RNG so the policy does not learn one fixed string. The action sequence is never changed.
+
+``style="short"`` (for tiny models) writes a few words instead of a sentence: the goal and
+either the next action (``<think>``) or the candidate places (``<explore>``), so the reason
+names exactly what the action must be grounded in and nothing a small model could confuse
+with another task. Each mode's text opens with its own words (``on track:`` / ``unsure:``)
+right after the tag: with a shared opening, a 2-layer model wrote the content the state called
+for and closed it with the other mode's tag (16% invalid responses at T = 0.4).
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sparkrl.agent.prompt import History, ReasoningMode, build_messages, format_response
+
+ANNOTATION_STYLES: tuple[str, ...] = ("sentence", "short")
+"""``sentence``: one templated sentence per step (the default); ``short``: a few words naming the
+goal and the next action or the places to try."""
 from sparkrl.data.golden import GoldenStep, GoldenTrajectory
 
 Messages = list[dict[str, str]]
@@ -55,8 +66,11 @@ class AnnotatedTrajectory:
                 f"annotation of {self.golden.task_id!r} changes the golden action sequence"
             )
 
-    def chat_samples(self, history_window: int | None = None) -> list[tuple[Messages, str]]:
-        """One (prompt messages, response) pair per step, prompts carrying the history window.
+    def chat_samples(
+        self, history_window: int | None = None, prompt_style: str = "paper"
+    ) -> list[tuple[Messages, str]]:
+        """One (prompt messages, response) pair per step, prompts carrying the history window
+        in ``prompt_style`` (one of ``sparkrl.agent.prompt.PROMPT_STYLES``).
 
         The history replays (observation, action) pairs exactly as a rollout would, so SFT
         prompts match what the policy sees at rollout time.
@@ -65,7 +79,8 @@ class AnnotatedTrajectory:
         samples: list[tuple[Messages, str]] = []
         for golden, annotated in zip(self.golden.steps, self.steps):
             messages = build_messages(
-                self.golden.goal, golden.observation, golden.admissible_actions, history
+                self.golden.goal, golden.observation, golden.admissible_actions, history,
+                style=prompt_style,
             )
             samples.append((messages, annotated.response))
             history.append(golden.observation, golden.action)
@@ -158,15 +173,26 @@ _THINK_TEMPLATES = (
 )
 
 
+_SHORT_GOAL_WORDS = 8
+
+
+def _short_goal(goal: str) -> str:
+    return _words(_clean(goal).rstrip(".!? ") or "the task", _SHORT_GOAL_WORDS).removesuffix(" ...")
+
+
 class RuleAnnotator:
     """Rule-based reasons: ``<explore>`` exactly on the expert's search steps.
 
     ``seed`` fixes every choice; each trajectory draws from its own RNG keyed by the seed
-    and its task id, so its annotation does not depend on what else is annotated.
+    and its task id, so its annotation does not depend on what else is annotated. ``style`` is
+    one of ``ANNOTATION_STYLES``.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, style: str = "sentence") -> None:
+        if style not in ANNOTATION_STYLES:
+            raise ValueError(f"unknown annotation style {style!r}; expected one of {ANNOTATION_STYLES}")
         self.seed = seed
+        self.style = style
 
     def annotate(self, trajectory: GoldenTrajectory) -> AnnotatedTrajectory:
         """Annotate every step of ``trajectory``; the actions are copied unchanged."""
@@ -185,6 +211,8 @@ class RuleAnnotator:
         self, goal: str, steps: Sequence[GoldenStep], index: int, rng: random.Random
     ) -> AnnotatedStep:
         step = steps[index]
+        if self.style == "short":
+            return self._short_step(goal, steps, index)
         fields = {
             "goal": _goal_phrase(goal),
             "clause": first_clause(step.observation),
@@ -203,3 +231,12 @@ class RuleAnnotator:
             template = rng.choice(templates)
             mode = "think"
         return AnnotatedStep(mode, template.format(**fields), step.action)
+
+    @staticmethod
+    def _short_step(goal: str, steps: Sequence[GoldenStep], index: int) -> AnnotatedStep:
+        step = steps[index]
+        if step.is_search:
+            plan = search_plan(steps, index)
+            options = _join(plan) if len(plan) > 1 else _clean(step.action)
+            return AnnotatedStep("explore", f"unsure: {_short_goal(goal)}; try {options}", step.action)
+        return AnnotatedStep("think", f"on track: {_short_goal(goal)}; next {_clean(step.action)}", step.action)

@@ -2,8 +2,8 @@
 
 The tiny model only ever reads prompts built by ``sparkrl.agent.prompt`` and writes responses in
 the ``format_response`` format, in the built-in ``household`` env. So its tokenizer is trained on
-exactly that: rendered prompts and annotated responses of household expert trajectories from
-every split (so the unseen L2 task types' words are in the vocabulary too), plus the env's whole
+exactly that: rendered prompts (both prompt styles) and annotated responses (both annotation
+styles) of household expert trajectories from every split (so the unseen L2 task types' words are in the vocabulary too), plus the env's whole
 vocabulary (every object and receptacle type, every goal phrasing), which a handful of games
 would not cover. Building it takes well under a second.
 """
@@ -49,10 +49,12 @@ def _corpus(tasks_per_split: int, seed: int) -> tuple[str, ...]:
     tasks = [task for split in SPLITS for task in env.tasks(split, limit=tasks_per_split)]
     golden = collect_golden(env, tasks).trajectories
     texts: list[str] = []
-    for annotated in RuleAnnotator(seed=seed).annotate_all(golden):
-        for messages, response in annotated.chat_samples():
-            texts.extend(message["content"] for message in messages)
-            texts.append(response)
+    # the paper pairing (for real LMs) and the compact one (the tiny default)
+    for prompt_style, annotation in (("paper", "sentence"), ("compact", "short")):
+        for annotated in RuleAnnotator(seed=seed, style=annotation).annotate_all(golden):
+            for messages, response in annotated.chat_samples(prompt_style=prompt_style):
+                texts.extend(message["content"] for message in messages)
+                texts.append(response)
     # the system prompt repeats in every sample; once is enough to learn its words
     unique = list(dict.fromkeys(texts))
     return tuple(unique + household_vocabulary())

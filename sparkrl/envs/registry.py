@@ -12,6 +12,7 @@ EnvFactory = Callable[..., TextEnv]
 
 _REGISTRY: dict[str, EnvFactory | str] = {
     "household": "sparkrl.envs.household:HouseholdEnv",
+    "household-small": "sparkrl.envs.household:small_household",
     "scienceworld": "sparkrl.envs.scienceworld:ScienceWorldEnv",
     "alfworld": "sparkrl.envs.alfworld:AlfWorldEnv",
     "webshop": "sparkrl.envs.webshop:WebShopEnv",

@@ -93,8 +93,13 @@ def eval_command(args: argparse.Namespace) -> int:
     env_name = args.env or (source.config.env if source.config is not None else "household")
     policy = load(source.spec, threads=args.threads or None)
     policy.model.eval()
+    from sparkrl.rollout.spark import agent_fields
+    from sparkrl.train.config import TrainConfig
+
+    # A bare model is read and prompted the way `sparkrl train` would by default.
+    agent = agent_fields((source.config or TrainConfig()).rollout)
     with make(env_name, max_steps=request.max_steps) as env:
-        splits = run_evaluation(policy, env, request)
+        splits = run_evaluation(policy, env, request, agent)
     document = evaluation_document(source, env_name, request, splits)
     print_report(Console(), document)
     if args.json:

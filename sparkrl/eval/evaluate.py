@@ -16,8 +16,10 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from sparkrl.envs.base import Task, TextEnv
+from sparkrl.eval.stats import wilson_interval
 from sparkrl.rollout.spark import RolloutConfig, RolloutStats, SamplingPolicy, spark_rollout
 from sparkrl.rollout.tree import TaskForest
 
@@ -35,6 +37,16 @@ class SplitResult:
     repetition_ratio: float = 0.0
     success_by_type: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
+    inadmissible_rate: float = 0.0
+    """Share of the valid steps whose action was not among the listed admissible commands (steps
+    where the env lists none are not counted; invalid responses are ``invalid_rate``'s)."""
+    wins: dict[str, bool] = field(default_factory=dict)
+    """Task id -> won, so two evaluations on the same games can be paired."""
+
+    @property
+    def success_interval(self) -> tuple[float, float]:
+        """Wilson 95% interval of the success rate."""
+        return wilson_interval(round(self.success * self.games), self.games)
 
 
 def _trajectory_figures(forest: TaskForest) -> dict[str, float]:
@@ -52,6 +64,8 @@ def _trajectory_figures(forest: TaskForest) -> dict[str, float]:
         "explore": float(sum(n.explore for n in path)),
         "invalid": float(sum(not n.valid for n in path)),
         "repeats": float(repeats),
+        "inadmissible": float(sum(n.valid and n.info.get("admissible") is False for n in path)),
+        "listed": float(sum(n.valid and n.info.get("admissible") is not None for n in path)),
     }
 
 
@@ -74,6 +88,8 @@ def summarise(forests: Sequence[TaskForest]) -> SplitResult:
         repetition_ratio=sum(f["repeats"] for f in figures) / steps,
         success_by_type={t: sum(v) / len(v) for t, v in sorted(by_type.items())},
         score=sum(f["score"] for f in figures) / len(figures),
+        inadmissible_rate=sum(f["inadmissible"] for f in figures) / (sum(f["listed"] for f in figures) or 1.0),
+        wins={forest.task_id: bool(fig["won"]) for forest, fig in zip(forests, figures)},
     )
 
 
@@ -86,11 +102,15 @@ def evaluate(
     temperature: float = 0.4,
     max_new_tokens: int = 96,
     seed: int = 0,
+    agent: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, SplitResult], list[TaskForest]]:
-    """Play the first ``games`` games (0 = all) of each split once; return results and forests."""
+    """Play the first ``games`` games (0 = all) of each split once; return results and forests.
+
+    ``agent`` holds the policy's prompt/action settings (``sparkrl.rollout.spark.agent_fields``).
+    """
     tasks = [task for split in splits for task in (env.tasks(split)[:games] if games else env.tasks(split))]
     config = RolloutConfig(num_leaves=1, num_roots=1, trigger="none", max_steps=env.max_steps,
-                           temperature=temperature, max_new_tokens=max_new_tokens)
+                           temperature=temperature, max_new_tokens=max_new_tokens, **(agent or {}))
     forests = spark_rollout(policy, tasks, make_env, config, random.Random(seed), RolloutStats())
     results = {split: summarise([f for f in forests if f.split == split]) for split in splits}
     return results, forests

@@ -49,11 +49,13 @@ def sample_games(
     max_new_tokens: int,
     seed: int,
     stats: RolloutStats | None = None,
+    agent: Mapping[str, Any] | None = None,
 ) -> list[TaskForest]:
     """Play every task ``samples`` times as independent chains (M = N = n, no trigger): one
-    forest per task whose leaves are the n samples."""
+    forest per task whose leaves are the n samples. ``agent``: the policy's prompt/action
+    settings (``sparkrl.rollout.spark.agent_fields``)."""
     config = RolloutConfig(num_leaves=samples, num_roots=samples, trigger="none", max_steps=max_steps,
-                           temperature=temperature, max_new_tokens=max_new_tokens)
+                           temperature=temperature, max_new_tokens=max_new_tokens, **(agent or {}))
     return spark_rollout(policy, tasks, make_env, config, random.Random(seed), stats)
 
 

@@ -92,17 +92,19 @@ def resolve_source(run: str | None, checkpoint: str | None, model: str | None) -
     return ModelSource(str(found[0] / "model"), f"{run_dir} @ {found[0].name}", _run_config(run_dir))
 
 
-def run_evaluation(policy: SamplingPolicy, env: TextEnv, request: EvalRequest) -> dict[str, Any]:
-    """Every figure ``request`` asks for, per split, as plain data."""
+def run_evaluation(policy: SamplingPolicy, env: TextEnv, request: EvalRequest,
+                   agent: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every figure ``request`` asks for, per split, as plain data. ``agent``: the policy's
+    prompt/action settings (``agent_fields`` of its run's rollout config; None = the defaults)."""
     tasks = {split: env.tasks(split)[:request.games] if request.games else env.tasks(split)
              for split in request.splits}
     results, _ = evaluate(policy, env, lambda task: env.spawn(), request.splits, request.games,
-                          request.temperature, request.max_new_tokens, request.seed)
+                          request.temperature, request.max_new_tokens, request.seed, agent)
     report: dict[str, Any] = {split: dataclasses.asdict(result) for split, result in results.items()}
     if request.samples:
         every_task = [task for split in request.splits for task in tasks[split]]
         forests = sample_games(policy, every_task, lambda task: env.spawn(), request.samples, request.max_steps,
-                               request.temperature, request.max_new_tokens, request.seed)
+                               request.temperature, request.max_new_tokens, request.seed, agent=agent)
         for split in request.splits:
             wins = wins_per_game([f for f in forests if f.split == split])
             report[split]["pass_at_k"] = {str(k): v for k, v in mean_pass_at_k(wins, request.samples, request.ks).items()}
@@ -110,7 +112,8 @@ def run_evaluation(policy: SamplingPolicy, env: TextEnv, request: EvalRequest) -
     if request.branching is not None:
         every_task = [task for split in request.splits for task in tasks[split]]
         branched = branching_evaluate(policy, every_task, lambda task: env.spawn(), request.branching,
-                                      request.max_steps, request.temperature, request.max_new_tokens, request.seed)
+                                      request.max_steps, request.temperature, request.max_new_tokens, request.seed,
+                                      agent)
         for split in request.splits:
             report[split]["branching"] = dataclasses.asdict(branched[split])
     return report

@@ -1,5 +1,6 @@
-"""Small statistics for comparing runs across seeds: Student-t confidence intervals of a mean
-and of a difference of means (Welch). Pure Python, no SciPy: the 97.5% t quantiles for 1–30
+"""Small statistics for comparing runs: Student-t confidence intervals of a mean and of a
+difference of means (Welch), the Wilson interval of one success rate, and the interval of a
+paired difference (the same games evaluated twice). Pure Python, no SciPy: the 97.5% t quantiles for 1–30
 degrees of freedom are tabulated, beyond that a Cornish–Fisher expansion is exact to 1e-4."""
 
 from __future__ import annotations
@@ -82,3 +83,32 @@ def difference_ci(first: Sequence[float], second: Sequence[float]) -> Interval:
         return Interval(mean, 0.0, min(len(first), len(second)))
     df = (a + b) ** 2 / (a**2 / (len(first) - 1) + b**2 / (len(second) - 1))
     return Interval(mean, t_quantile_975(df) * math.sqrt(a + b), min(len(first), len(second)))
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95% interval of a success rate ``successes / n`` (sensible at 0 and n,
+    where the normal approximation collapses); ``(0, 1)`` when ``n`` is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in 0..{n}, got {successes}")
+    z2 = _Z975**2
+    rate = successes / n
+    centre = (rate + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z975 * math.sqrt(rate * (1 - rate) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def wilson_text(successes: int, n: int, digits: int = 0) -> str:
+    """``"34% [25, 44]"``: a success rate in percent with its Wilson 95% interval."""
+    low, high = wilson_interval(successes, n)
+    rate = successes / n if n else 0.0
+    return f"{rate * 100:.{digits}f}% [{low * 100:.{digits}f}, {high * 100:.{digits}f}]"
+
+
+def paired_difference_ci(before: Sequence[float], after: Sequence[float]) -> Interval:
+    """``mean(after − before)`` over paired values (the same games twice) with the 95% t
+    interval of the per-game differences: far tighter than Welch when the games correlate."""
+    if len(before) != len(after):
+        raise ValueError(f"paired values need equal lengths, got {len(before)} and {len(after)}")
+    return mean_ci([b - a for a, b in zip(before, after)])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any, Mapping
 from dataclasses import dataclass, field
 
 from sparkrl.config import ConfigError, option, validate
@@ -109,11 +110,13 @@ def branching_evaluate(
     temperature: float,
     max_new_tokens: int,
     seed: int,
+    agent: Mapping[str, Any] | None = None,
 ) -> dict[str, BranchingResult]:
-    """Explore, vote and commit on every task (see the module docstring); results per split."""
+    """Explore, vote and commit on every task (see the module docstring); results per split.
+    ``agent``: the policy's prompt/action settings (``sparkrl.rollout.spark.agent_fields``)."""
     rollout = RolloutConfig(num_leaves=config.num_leaves, num_roots=config.num_roots,
                             branch_factor=config.branch_factor, trigger="explore", max_steps=max_steps,
-                            temperature=temperature, max_new_tokens=max_new_tokens)
+                            temperature=temperature, max_new_tokens=max_new_tokens, **(agent or {}))
     forests = spark_rollout(policy, tasks, make_env, rollout, random.Random(seed), RolloutStats())
     rows: dict[str, list[dict[str, float]]] = defaultdict(list)
     types: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

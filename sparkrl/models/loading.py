@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -68,12 +69,46 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SPARKRL_CACHE") or Path.home() / ".cache" / "sparkrl")
 
 
+BUSY_SAMPLE_SECONDS = 0.25
+"""How long ``free_cores`` watches the CPUs: long enough to see a running job, short enough not
+to be noticed at start-up."""
+
+
+def _cpu_times() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine from /proc/stat; None where unavailable."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cores(seconds: float = BUSY_SAMPLE_SECONDS) -> float:
+    """Cores kept busy by other processes right now: the machine's CPU use over a short sample
+    minus this process's own. The 1-minute load average is the fallback where /proc/stat is
+    missing; it is not the default because it lags a finished job (an install that just ended
+    still reads as a busy core) and so halves the threads of a run started right after it."""
+    before, own_before = _cpu_times(), os.times()
+    if before is None:
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    time.sleep(seconds)
+    after, own_after = _cpu_times(), os.times()
+    assert after is not None
+    total = after[1] - before[1]
+    if total <= 0:
+        return 0.0
+    machine_cores = os.cpu_count() or 1
+    busy = (after[0] - before[0]) / total * machine_cores
+    own = (own_after.user + own_after.system - own_before.user - own_before.system) / seconds
+    return max(0.0, busy - own)
+
+
 def free_cores() -> int:
-    """CPU cores this process may use minus those kept busy by others (1-minute load
-    average), at least one."""
+    """CPU cores this process may use minus those other processes keep busy (``busy_cores``),
+    at least one."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, round(usable - busy))
+    return max(1, min(usable, round(usable - busy_cores())))
 
 
 def load(

@@ -68,10 +68,10 @@ class AdapterDisabledReference:
         self.model = policy.model
 
     def logprobs(self, rows: Sequence[tuple[Sequence[int], Sequence[int]]],
-                 temperature: float = 1.0) -> TokenLogprobs:
+                 temperature: float = 1.0, masks: Sequence | None = None) -> TokenLogprobs:
         """``Policy.logprobs`` of the base model (adapters disabled for the call)."""
         with self.model.disable_adapter():
-            return self.policy.logprobs(rows, temperature)
+            return self.policy.logprobs(rows, temperature, masks)
 
 
 def load_adapter_weights(policy: Policy, folder: str | Path) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple, Union
 
 import torch
 
+from sparkrl.models.constrained import ActionMask, ActionTokenizer, disallowed_mask
 from sparkrl.models.prefill import left_pad
 from sparkrl.models.sampling import (
     Completion,
@@ -72,6 +73,7 @@ class Policy:
         """Accumulated over every ``sample`` call."""
         self.last_stats = GenerationStats()
         """Of the latest ``sample`` call."""
+        self.action_tokenizer = ActionTokenizer(self.encode_text)
 
     @property
     def device(self) -> torch.device:
@@ -101,6 +103,7 @@ class Policy:
         max_new_tokens: int = 512,
         stop: str | Sequence[str] | None = "</action>",
         generator: torch.Generator | None = None,
+        actions: Sequence[Sequence[str] | None] | None = None,
     ) -> list[Completion]:
         """Sample ``n`` completions per prompt; ``len(prompts) * n`` results, prompt-major
         (``result[i * n + s]`` is sample ``s`` of prompt ``i``).
@@ -110,6 +113,10 @@ class Policy:
         a ``stop`` string or an EOS token is sampled (``"stop"``), or at ``max_new_tokens``
         or the end of the model's context (``"length"``). Deterministic given ``generator``.
         Token counts land in ``last_stats`` and ``stats``.
+
+        ``actions[i]``, when given, are prompt ``i``'s admissible commands: its ``<action>``
+        span is then decoded only to one of them (``sparkrl.models.constrained``) and the
+        completion's ``action_mask`` records what was allowed, for ``logprobs(masks=...)``.
         """
         prompt_ids = [self._prompt_ids(p) for p in prompts]
         stops = () if stop is None else (stop,) if isinstance(stop, str) else tuple(stop)
@@ -121,6 +128,11 @@ class Policy:
             stop=stops,
             eos_ids=self.eos_ids,
         )
+        tries = None
+        if actions is not None:
+            if len(actions) != len(prompt_ids):
+                raise ValueError(f"{len(actions)} action lists for {len(prompt_ids)} prompts")
+            tries = [self.action_tokenizer.trie(a) if a else None for a in actions]
         completions, stats = sample_completions(
             self.model,
             self.tokenizer,
@@ -129,21 +141,27 @@ class Policy:
             pad_id=self.pad_id,
             max_positions=self.max_positions,
             generator=generator,
+            action_tries=tries,
         )
         self.last_stats = stats
         self.stats.add(stats)
         return completions
 
     def logprobs(
-        self, rows: Sequence[tuple[Sequence[int], Sequence[int]]], temperature: float = 1.0
+        self,
+        rows: Sequence[tuple[Sequence[int], Sequence[int]]],
+        temperature: float = 1.0,
+        masks: Sequence[ActionMask | None] | None = None,
     ) -> TokenLogprobs:
         """Log-probs and entropies of each row's response tokens given its prompt.
 
         ``rows`` are ``(prompt_ids, response_ids)`` pairs. With ``temperature`` T > 0 the
         distribution is ``softmax(logits / T)``, matching what ``sample`` records at the same
-        temperature; T = 0 is read as 1 (as ``sample`` does for greedy decoding). The result
-        keeps the autograd graph. Memory grows with batch x longest response x vocabulary:
-        micro-batch large batches.
+        temperature; T = 0 is read as 1 (as ``sample`` does for greedy decoding). ``masks[i]``
+        (from a constrained ``sample``) restricts row ``i``'s action-span positions to the
+        tokens that were allowed, exactly as sampling did. The result keeps the autograd
+        graph. Memory grows with batch x longest response x vocabulary: micro-batch large
+        batches.
         """
         if not rows:
             raise ValueError("logprobs needs at least one row")
@@ -170,12 +188,24 @@ class Policy:
         logits = out.logits[:, :-1].float()
         if temperature > 0:
             logits = logits / temperature
-        log_probs = torch.log_softmax(logits, dim=-1)
-        token_logprobs = log_probs.gather(-1, input_ids[:, -width:, None]).squeeze(-1)
-        entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
-
         lengths = torch.tensor([len(r) for r in responses], device=self.device)
         columns = torch.arange(width, device=self.device)
+        blocked = None
+        if masks is not None:
+            if len(masks) != len(rows):
+                raise ValueError(f"{len(masks)} action masks for {len(rows)} rows")
+            blocked = disallowed_mask(masks, [len(r) for r in responses], width, logits.shape[-1], self.device)
+        if blocked is not None:
+            # The masks are left-aligned; logits are right-aligned in the last `width` columns.
+            shift = (columns[None, :] - (width - lengths)[:, None]).clamp(min=0)
+            aligned = blocked.gather(1, shift[:, :, None].expand(-1, -1, blocked.shape[-1]))
+            aligned &= (columns[None, :] >= (width - lengths)[:, None])[:, :, None]
+            logits = logits.masked_fill(aligned, float("-inf"))
+        log_probs = torch.log_softmax(logits, dim=-1)
+        token_logprobs = log_probs.gather(-1, input_ids[:, -width:, None]).squeeze(-1)
+        finite = log_probs.masked_fill(~torch.isfinite(log_probs), 0.0)
+        entropy = -(log_probs.exp() * finite).sum(dim=-1)
+
         mask = columns[None, :] < lengths[:, None]
         source = (columns[None, :] + (width - lengths)[:, None]).clamp(max=width - 1)
         return TokenLogprobs(

@@ -36,6 +36,7 @@ from typing import Literal
 
 import torch
 
+from sparkrl.models.constrained import ACTION_OPEN, ActionMask, ActionTrie, SpanTracker, mask_logits
 from sparkrl.models.prefill import prefill
 
 FinishReason = Literal["stop", "length"]
@@ -55,6 +56,9 @@ class Completion:
     finish_reason: FinishReason
     head_entropy: float
     """Normalised top-candidate entropy over the first tokens (see the module docstring)."""
+    action_mask: ActionMask | None = None
+    """What constrained decoding allowed at each position of the ``<action>`` span (its
+    log-probs are those of the masked distribution); ``None`` when decoding was free."""
 
 
 @dataclass
@@ -173,6 +177,13 @@ class StopMatcher:
         tail = self._tokenizer.decode(response_ids[-self._window :], skip_special_tokens=False)
         return any(stop in tail for stop in self._stops)
 
+    def ends_with(self, response_ids: Sequence[int]) -> bool:
+        """Whether the decoded tail of ``response_ids`` ends with a stop string."""
+        if not self._stops or not response_ids:
+            return False
+        tail = self._tokenizer.decode(response_ids[-self._window :], skip_special_tokens=False)
+        return any(tail.endswith(stop) for stop in self._stops)
+
 
 @dataclass
 class _Row:
@@ -182,6 +193,7 @@ class _Row:
     logprobs: list[float] = field(default_factory=list)
     head_entropies: list[float] = field(default_factory=list)
     finish_reason: FinishReason | None = None
+    span: SpanTracker | None = None
 
 
 @torch.inference_mode()
@@ -194,12 +206,15 @@ def sample_completions(
     pad_id: int,
     max_positions: int | None = None,
     generator: torch.Generator | None = None,
+    action_tries: Sequence[ActionTrie | None] | None = None,
 ) -> tuple[list[Completion], GenerationStats]:
     """Sample ``params.n`` completions for each prompt (token ids), prompt-major.
 
     A row ends when its decoded response contains a stop string or it samples an EOS id
     (``finish_reason="stop"``), or after ``max_new_tokens`` tokens or at the end of the
     model's context ``max_positions`` (``"length"``).
+    ``action_tries[i]`` (optional) constrains prompt ``i``'s ``<action>`` span to the trie's
+    sequences (``sparkrl.models.constrained``); its log-probs are the masked distribution's.
     """
     started = time.perf_counter()
     if not prompts:
@@ -219,6 +234,14 @@ def sample_completions(
         if max_positions is not None:
             budget = min(budget, max_positions - len(prompt))
         rows.extend(_Row(list(prompt), budget) for _ in range(params.n))
+    if action_tries is not None:
+        if len(action_tries) != len(prompts):
+            raise ValueError(f"{len(action_tries)} action tries for {len(prompts)} prompts")
+        opener = StopMatcher(tokenizer, (ACTION_OPEN,))
+        for index, trie in enumerate(action_tries):
+            if trie:
+                for row in rows[index * params.n:(index + 1) * params.n]:
+                    row.span = SpanTracker(trie, opener.ends_with)
     stop_matcher = StopMatcher(tokenizer, params.stop)
 
     capacity = max(len(p) for p in distinct) + max(row.budget for row in rows)
@@ -240,10 +263,12 @@ def sample_completions(
     )
     live = list(range(len(rows)))
     while True:
-        tokens, logprobs = choose_tokens(logits, params.temperature, params.top_p, generator)
         # Live rows all hold the same number of tokens, so the head is the first steps.
         in_head = len(rows[live[0]].response_ids) < HEAD_TOKENS
         entropies = top_candidate_entropy(logits, params.temperature).tolist() if in_head else None
+        allowed = [rows[r].span.next_allowed(rows[r].response_ids) if rows[r].span else None for r in live]
+        logits = mask_logits(logits, allowed)
+        tokens, logprobs = choose_tokens(logits, params.temperature, params.top_p, generator)
         for k, (row_id, token, logprob) in enumerate(zip(live, tokens.tolist(), logprobs.tolist())):
             row = rows[row_id]
             row.response_ids.append(token)
@@ -290,6 +315,7 @@ def sample_completions(
                 text=tokenizer.decode(row.response_ids, skip_special_tokens=True),
                 finish_reason=row.finish_reason,
                 head_entropy=sum(row.head_entropies) / len(row.head_entropies),
+                action_mask=row.span.mask() if row.span else None,
             )
         )
     stats.generated_tokens = sum(len(c.response_ids) for c in completions)

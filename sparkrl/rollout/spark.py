@@ -30,10 +30,10 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Mapping, Protocol
 
 from sparkrl.agent.parser import parse_response
-from sparkrl.agent.prompt import History, build_messages
+from sparkrl.agent.prompt import PROMPT_STYLES, History, build_messages
 from sparkrl.envs.base import Observation, Task, TextEnv
 from sparkrl.rollout.env_runner import EnvRunner, Stepped, TaskFailed
 from sparkrl.rollout.tree import StepNode, TaskForest
@@ -62,6 +62,8 @@ class SamplingPolicy(Protocol):
         top_p: float = 1.0,
         max_new_tokens: int = 512,
     ) -> Sequence[SampledResponse]: ...
+    """With ``rollout.constrain_actions`` it is also called with ``actions=`` (one admissible
+    list per prompt) and its responses carry ``action_mask`` (see ``sparkrl.models.constrained``)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,11 @@ class RolloutConfig:
     top_p: float = option(1.0, "nucleus sampling mass", low=0.0, high=1.0)
     max_new_tokens: int = option(512, "longest response in tokens", low=1)
     history_window: int = option(5, "past (observation, action) pairs shown in each prompt", low=0)
+    prompt_style: str = option("paper", "prompt layout: paper (the paper's wording) or compact (small models)",
+                               choices=PROMPT_STYLES)
+    constrain_actions: bool = option(
+        False, "decode the <action> span only to admissible commands (token trie; the learner re-applies the mask)"
+    )
     pad_to_budget: bool = option(False, "duplicate random leaves so each group has exactly N (flagged)")
     env_workers: int = option(1, "threads stepping the envs of one lock-step (1 = one by one, in-thread)", low=1)
     step_timeout_s: float = option(
@@ -100,6 +107,16 @@ class RolloutConfig:
                 f"branch_factor: B={self.branch_factor} must be >= 2 when trigger "
                 f"{self.trigger!r} is to branch (M < N)"
             )
+
+
+AGENT_FIELDS = ("history_window", "prompt_style", "constrain_actions")
+"""The ``RolloutConfig`` fields that fix how the agent reads its prompt and writes its action:
+evaluating a policy must use the ones it was trained with."""
+
+
+def agent_fields(config: RolloutConfig) -> dict[str, Any]:
+    """``AGENT_FIELDS`` of ``config``, as keyword arguments for another ``RolloutConfig``."""
+    return {name: getattr(config, name) for name in AGENT_FIELDS}
 
 
 @dataclass
@@ -249,12 +266,13 @@ def _step_all(
     by a fault gets ``None``."""
     prompts = [
         policy.encode(build_messages(b.observation.goal, b.observation.text,
-                                     b.observation.admissible_actions, b.history))
+                                     b.observation.admissible_actions, b.history, style=config.prompt_style))
         for b in active
     ]
+    constraint = {"actions": [b.observation.admissible_actions for b in active]} if config.constrain_actions else {}
     started = time.perf_counter()
     responses = policy.sample(prompts, n=1, temperature=config.temperature, top_p=config.top_p,
-                              max_new_tokens=config.max_new_tokens)
+                              max_new_tokens=config.max_new_tokens, **constraint)
     stats.generation_seconds += time.perf_counter() - started
     stats.policy_calls += 1
     stats.prefill_tokens += sum(len(prompt) for prompt in {tuple(prompt) for prompt in prompts})
@@ -285,7 +303,9 @@ def _step_all(
             logprobs=list(response.logprobs), observation=branch.observation.text,
             response_text=response.text, action=action, mode=parse.mode, valid=parse.valid,
             explore=parse.explore, reward=result.reward, done=result.done, won=result.won,
-            info={"head_entropy": response.head_entropy, "next_observation": result.observation.text},
+            info={"head_entropy": response.head_entropy, "next_observation": result.observation.text,
+                  "admissible": _admissible(action, branch.observation.admissible_actions)},
+            action_mask=_mask_json(response),
         ))
         state.next_node_id += 1
         branch.history.append(branch.observation.text, action)
@@ -296,6 +316,16 @@ def _step_all(
             branch.first_head_entropy = response.head_entropy
         nodes.append(node)
     return nodes
+
+
+def _admissible(action: str, listed: Sequence[str]) -> bool | None:
+    """Whether ``action`` is one of the listed admissible commands (None when the env lists none)."""
+    return None if not listed else " ".join(action.split()) in {" ".join(a.split()) for a in listed}
+
+
+def _mask_json(response: SampledResponse) -> list | None:
+    mask = getattr(response, "action_mask", None)
+    return None if mask is None else mask.to_json()
 
 
 def _signal(branch: _Branch, node: StepNode) -> StepSignal:

@@ -37,6 +37,9 @@ class StepNode:
     branched: bool = False
     info: dict[str, Any] = field(default_factory=dict)
     children: list[int] = field(default_factory=list)
+    action_mask: list | None = None
+    """Constrained decoding's record (``ActionMask.to_json()``): the tokens allowed at each
+    position of the action span, which the learner re-applies; ``None`` when decoding was free."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from rich.console import Console
 from sparkrl.config import to_dict
 from sparkrl.models.loading import cache_dir, load
 from sparkrl.models.policy import Policy
+from sparkrl.rollout.spark import agent_fields
 from sparkrl.train.config import TrainConfig
 from sparkrl.train.sft import CONFIG_FILE, MODEL_DIR, SFTConfig, run_sft
 
@@ -21,11 +22,12 @@ def cold_start_config(config: TrainConfig, output_dir: str = "") -> SFTConfig:
     """The SFT run a train config asks for."""
     cold = config.cold_start
     return SFTConfig(model=config.model, env=config.env, trajectories=cold.trajectories, epochs=cold.epochs,
-                     lr=cold.lr, batch_size=cold.batch_size, seed=config.seed, output_dir=output_dir,
-                     threads=config.threads)
+                     lr=cold.lr, batch_size=cold.batch_size, annotation=cold.annotation,
+                     prompt_style=config.rollout.prompt_style, history_window=config.rollout.history_window,
+                     seed=config.seed, output_dir=output_dir, threads=config.threads)
 
 
-SFT_DATA_MODULES = ("sparkrl.agent.prompt", "sparkrl.data.annotate", "sparkrl.data.golden", "sparkrl.train.sft")
+SFT_DATA_MODULES = ("sparkrl.agent.prompt", "sparkrl.agent.compact", "sparkrl.data.annotate", "sparkrl.data.golden", "sparkrl.train.sft")
 """Modules whose code decides what the SFT trains on and how: part of the cache key, so editing
 the prompt or the annotation templates retrains instead of reusing a stale model."""
 
@@ -80,7 +82,8 @@ def cached_start_eval_file(config: TrainConfig) -> Path | None:
     if folder is None:
         return None
     identity = {"env": config.env, "max_steps": config.rollout.max_steps, "eval": to_dict(config.eval),
-                "seed": config.seed, "history_window": config.rollout.history_window,
-                "code": _code_digest(("sparkrl.eval.evaluate", "sparkrl.rollout.spark", "sparkrl.agent.prompt"))}
+                "seed": config.seed, **agent_fields(config.rollout),
+                "code": _code_digest(("sparkrl.eval.evaluate", "sparkrl.rollout.spark", "sparkrl.agent.prompt",
+                                     "sparkrl.agent.compact", "sparkrl.models.constrained"))}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return folder.parent / f"start-eval-{key}.json"

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from sparkrl.algos.advantages import ADVANTAGE_ESTIMATORS, AdvantageConfig
 from sparkrl.algos.losses import LossConfig
 from sparkrl.config import ConfigError, option, validate
+from sparkrl.data.annotate import ANNOTATION_STYLES
 from sparkrl.envs.base import SPLITS
 from sparkrl.rollout.spark import RolloutConfig
+from sparkrl.train.group_filter import DYNAMIC_SAMPLING_MODES
 
 ALGOS = ("spark", "grpo", "gigpo", "fixed", "entropy")
 ENGINES = ("auto", "hf", "vllm")
@@ -45,7 +47,7 @@ class EvalConfig:
     """Evaluation protocol (spark-method.md §6): one sample per game, no branching."""
 
     splits: tuple[str, ...] = option(("L0", "L1", "L2"), "splits to evaluate")
-    games: int = option(20, "games per split (0 = the whole split)", low=0)
+    games: int = option(100, "games per split (0 = the whole split); 100 resolves a 10-point paired difference", low=0)
     temperature: float = option(0.4, "sampling temperature", low=0.0)
     max_new_tokens: int = option(64, "longest response in tokens", low=1)
 
@@ -66,6 +68,8 @@ class ColdStartConfig:
     epochs: int = option(3, "SFT epochs", low=1)
     lr: float = option(3e-3, "SFT learning rate (tiny model; the paper's 1e-5 is for 1.5B models)", low=0.0)
     batch_size: int = option(8, "SFT samples per optimizer step", low=1)
+    annotation: str = option("short", "rule annotation style: short (tiny default) or sentence (real LMs)",
+                             choices=ANNOTATION_STYLES)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -73,15 +77,23 @@ class ColdStartConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything `sparkrl train` needs. Defaults: household env, tiny model, Spark."""
+    """Everything `sparkrl train` needs. Defaults: the tiny demonstration (household-small, tiny
+    model, compact prompt, short annotations, constrained actions), Spark. Real LMs take the
+    paper's path: `configs/paper/*.yaml` and `configs/smollm2-household.yaml` set the full env,
+    the paper prompt, sentence annotations and free-text actions."""
 
-    env: str = option("household", "registered environment name")
+    env: str = option("household-small", "registered environment name (the tiny default plays small rooms)")
     model: str = option("tiny", "model spec: tiny | smollm2-135m | gemma3-270m | HF folder or hub name")
     algo: str = option("spark", "algorithm label written to the run (see `apply_algo`)", choices=ALGOS)
     estimator: str = option("spark", "advantage estimator", choices=tuple(sorted(ADVANTAGE_ESTIMATORS)))
     seed: int = option(0, "seed of task sampling, rollouts and initialisation", low=0)
     iterations: int = option(8, "RL iterations (rollout + update); the paper runs 120", low=0)
     tasks_per_iteration: int = option(4, "tasks (groups) per iteration; the paper uses 16", low=1)
+    dynamic_sampling: str = option(
+        "off", "DAPO-style filter of groups whose leaves all won or all lost: off | skip | resample",
+        choices=DYNAMIC_SAMPLING_MODES,
+    )
+    resample_rounds: int = option(2, "extra rollout rounds `resample` may take per iteration", low=0)
     run_dir: str = option("", "run folder; empty = runs/<algo>-<env>-<model>-s<seed>")
     save_every: int = option(10, "checkpoint every this many iterations (0 = only at the end)", low=0)
     eval_every: int = option(0, "evaluate every this many iterations (0 = only before and after)", low=0)
@@ -96,7 +108,8 @@ class TrainConfig:
     lora_alpha: float = option(16.0, "LoRA scale numerator (updates are scaled by alpha / r)", low=0.0)
     lora_targets: tuple[str, ...] = option(LORA_TARGETS, "module names that get LoRA adapters")
     rollout: RolloutConfig = option(
-        default_factory=lambda: RolloutConfig(max_new_tokens=64), help="rollout shape (responses are short)"
+        default_factory=lambda: RolloutConfig(max_new_tokens=64, prompt_style="compact", constrain_actions=True),
+        help="rollout shape (tiny default: short responses, compact prompt, admissible actions by construction)",
     )
     advantage: AdvantageConfig = option(default_factory=AdvantageConfig, help="estimator constants")
     loss: LossConfig = option(default_factory=LossConfig, help="loss coefficients")

@@ -18,6 +18,7 @@ import torch
 
 from sparkrl.algos.advantages import AdvantageConfig, compute_advantages
 from sparkrl.algos.losses import LossConfig, aggregate_copies, policy_loss
+from sparkrl.models.constrained import ActionMask
 from sparkrl.rollout.tree import TaskForest
 
 
@@ -27,7 +28,8 @@ class ScoringPolicy(Protocol):
     model: torch.nn.Module
 
     def logprobs(
-        self, rows: Sequence[tuple[list[int], list[int]]], temperature: float = 1.0
+        self, rows: Sequence[tuple[list[int], list[int]]], temperature: float = 1.0,
+        masks: Sequence[ActionMask | None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]: ...
 
 
@@ -42,6 +44,8 @@ class TrainRow:
     adv_neg: float
     multiplicity: int
     ref_logprobs: list[float] | None = None
+    action_mask: ActionMask | None = None
+    """The constrained-decoding mask the step was sampled under (re-applied when scoring)."""
 
     @property
     def length(self) -> int:
@@ -64,9 +68,10 @@ def build_rows(
             if not node.response_ids:
                 continue
             copies = [per_copy] if share_steps else [per_copy[i:i + 1] for i in range(len(per_copy))]
+            mask = ActionMask.from_json(node.action_mask)
             for pos, neg, mult in zip(*aggregate_copies(copies)):
                 rows.append(TrainRow(node.prompt_ids, node.response_ids, node.logprobs,
-                                     float(pos), float(neg), int(mult)))
+                                     float(pos), float(neg), int(mult), action_mask=mask))
     return rows
 
 
@@ -84,6 +89,16 @@ def micro_batches(rows: Sequence[TrainRow], max_tokens: int) -> list[list[TrainR
     return chunks
 
 
+def _score(policy: ScoringPolicy, chunk: Sequence[TrainRow], temperature: float):
+    """``policy.logprobs`` of the chunk's rows, under their constrained-decoding masks when any
+    row has one (masks are only passed then, so scorers without mask support still work)."""
+    pairs = [(r.prompt_ids, r.response_ids) for r in chunk]
+    masks = [row.action_mask for row in chunk]
+    if any(m is not None for m in masks):
+        return policy.logprobs(pairs, temperature, masks=masks)
+    return policy.logprobs(pairs, temperature)
+
+
 def _pad(values: Sequence[list[float]], width: int, device: torch.device) -> torch.Tensor:
     return torch.tensor([v + [0.0] * (width - len(v)) for v in values], dtype=torch.float32, device=device)
 
@@ -94,7 +109,7 @@ def attach_reference_logprobs(
 ) -> None:
     """Fill ``row.ref_logprobs`` from the frozen reference policy."""
     for chunk in micro_batches(rows, max_tokens):
-        logprobs, _, mask = reference.logprobs([(r.prompt_ids, r.response_ids) for r in chunk], temperature)
+        logprobs, _, mask = _score(reference, chunk, temperature)
         for row, values, row_mask in zip(chunk, logprobs, mask):
             row.ref_logprobs = values[row_mask.bool()].tolist()
 
@@ -113,7 +128,7 @@ def accumulate_gradients(
     token_count = float(sum(len(r.response_ids) * r.multiplicity for r in minibatch))
     metrics: dict[str, float] = {}
     for chunk in micro_batches(minibatch, micro_batch_tokens):
-        logprobs, entropy, mask = policy.logprobs([(r.prompt_ids, r.response_ids) for r in chunk], temperature)
+        logprobs, entropy, mask = _score(policy, chunk, temperature)
         width = logprobs.shape[1]
         device = logprobs.device  # the learner's (a GPU when there is one); rows live on the CPU
         pos, neg, mult = (torch.tensor([getattr(r, k) for r in chunk], dtype=torch.float32, device=device)

@@ -30,8 +30,9 @@ from sparkrl.config import to_dict
 from sparkrl.envs import make
 from sparkrl.envs.base import Task, TextEnv
 from sparkrl.eval.evaluate import SplitResult, evaluate
+from sparkrl.eval.stats import Interval, paired_difference_ci, wilson_text
 from sparkrl.eval.plots import plot_run
-from sparkrl.rollout.spark import RolloutStats, spark_rollout
+from sparkrl.rollout.spark import RolloutStats, agent_fields, spark_rollout
 from sparkrl.rollout.tree import save_forests
 from sparkrl.train.checkpoint import (
     CheckpointError,
@@ -41,6 +42,7 @@ from sparkrl.train.checkpoint import (
     save_checkpoint,
 )
 from sparkrl.train.config import TrainConfig
+from sparkrl.train.group_filter import GroupCounts, filter_groups
 from sparkrl.train.learner import attach_reference_logprobs, build_rows, update_policy
 from sparkrl.train.run_log import RunLog
 from sparkrl.train.safeguards import NonFiniteGuard, TrainingDiverged, restore_metrics, warmup_scheduler
@@ -91,7 +93,7 @@ def _write_config(config: TrainConfig, run_dir: Path, command: str) -> None:
 def _evaluate(policy: Any, env: TextEnv, config: TrainConfig, seed: int) -> dict[str, SplitResult]:
     policy.model.eval()
     results, _ = evaluate(policy, env, lambda task: env.spawn(), config.eval.splits, config.eval.games,
-                          config.eval.temperature, config.eval.max_new_tokens, seed)
+                          config.eval.temperature, config.eval.max_new_tokens, seed, agent_fields(config.rollout))
     return results
 
 
@@ -146,21 +148,40 @@ def _iteration_record(iteration: int, forests: list, stats: RolloutStats, update
     }
 
 
+def paired_gain(before: SplitResult, after: SplitResult) -> Interval | None:
+    """After minus before on the games both evaluations played (None if they share none)."""
+    shared = [task for task in after.wins if task in before.wins]
+    if not shared:
+        return None
+    return paired_difference_ci([float(before.wins[t]) for t in shared], [float(after.wins[t]) for t in shared])
+
+
+def _rate(result: SplitResult) -> str:
+    return wilson_text(round(result.success * result.games), result.games)
+
+
 def _print_summary(console: Console, before: dict[str, SplitResult] | None,
                    after: dict[str, SplitResult]) -> None:
-    table = Table(title="success rate (one sample per game, T=0.4, no branching)")
+    table = Table(title="success rate [95% Wilson interval] (one sample per game, T=0.4, no branching)")
     table.add_column("split")
     table.add_column("games", justify="right")
     if before is not None:
         table.add_column("before RL", justify="right")
     table.add_column("after RL", justify="right")
+    if before is not None:
+        table.add_column("gain [paired 95% CI]", justify="right")
     table.add_column("invalid", justify="right")
+    table.add_column("inadmissible", justify="right")
     table.add_column("explore", justify="right")
     for split, result in after.items():
         cells = [split, str(result.games)]
         if before is not None:
-            cells.append(f"{before[split].success:.1%}")
-        cells += [f"{result.success:.1%}", f"{result.invalid_rate:.1%}", f"{result.explore_ratio:.1%}"]
+            gain = paired_gain(before[split], result)
+            cells += [_rate(before[split]), _rate(result),
+                      "-" if gain is None else f"{gain.mean * 100:+.0f} [{gain.low * 100:+.0f}, {gain.high * 100:+.0f}]"]
+        else:
+            cells.append(_rate(result))
+        cells += [f"{result.invalid_rate:.1%}", f"{result.inadmissible_rate:.1%}", f"{result.explore_ratio:.1%}"]
         table.add_row(*cells)
     console.print(table)
 
@@ -288,11 +309,20 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     for iteration in range(start, config.iterations):
         stats = RolloutStats()
         policy.model.eval()
+        groups = GroupCounts()
         with torch.no_grad():
             forests = spark_rollout(engine, sampler.next(config.tasks_per_iteration),
                                     env_factory or (lambda task: env.spawn()), config.rollout, rng, stats)
+            trained = filter_groups(forests, config.dynamic_sampling, groups)
+            while (config.dynamic_sampling == "resample" and len(trained) < config.tasks_per_iteration
+                   and groups.rounds < config.resample_rounds):
+                groups.rounds += 1
+                extra = spark_rollout(engine, sampler.next(config.tasks_per_iteration - len(trained)),
+                                      env_factory or (lambda task: env.spawn()), config.rollout, rng, stats)
+                forests += extra
+                trained += filter_groups(extra, config.dynamic_sampling, groups)
         started = time.perf_counter()
-        rows = build_rows(forests, config.estimator, config.advantage)
+        rows = build_rows(trained, config.estimator, config.advantage)
         if config.loss.kl_coef > 0:
             reference.model.eval()
             attach_reference_logprobs(reference, rows, learner_temperature, config.optim.micro_batch_tokens)
@@ -305,6 +335,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         if engine is not policy:
             engine.sync_weights(policy.model)
         record = _iteration_record(iteration + 1, forests, stats, update, time.perf_counter() - started)
+        record.update(groups.as_metrics())
         record.update(guard.observe(iteration + 1, update))
         log.write(record)
         _warn_faults(console, iteration + 1, stats, record)

@@ -106,11 +106,15 @@ def annotated_trajectories(config: SFTConfig, console: Console | None = None) ->
         if not annotated:
             raise ValueError("the teacher annotation dropped every trajectory")
         return annotated
-    return RuleAnnotator(seed=config.seed).annotate_all(golden)
+    return RuleAnnotator(seed=config.seed, style=config.annotation).annotate_all(golden)
 
 
 def encode_samples(
-    policy: Policy, trajectories: Sequence[AnnotatedTrajectory], max_length: int
+    policy: Policy,
+    trajectories: Sequence[AnnotatedTrajectory],
+    max_length: int,
+    prompt_style: str = "paper",
+    history_window: int | None = None,
 ) -> tuple[list[SFTSample], int]:
     """Tokenize every step; returns the samples and how many were dropped as too long.
 
@@ -121,7 +125,7 @@ def encode_samples(
     end = [eos] if eos is not None else []
     samples, dropped = [], 0
     for trajectory in trajectories:
-        for messages, response in trajectory.chat_samples():
+        for messages, response in trajectory.chat_samples(history_window, prompt_style):
             sample = SFTSample(policy.encode(messages), policy.encode_text(response) + end)
             if sample.length > max_length:
                 dropped += 1
@@ -237,7 +241,7 @@ def run_sft(config: SFTConfig, console: Console | None = None) -> Path:
     policy = load(str(checkpoint[0] / MODEL_DIR) if checkpoint else config.model, threads=threads)
     trajectories = annotated_trajectories(config, console)
     max_length = min(config.max_length, policy.max_positions or config.max_length)
-    samples, dropped = encode_samples(policy, trajectories, max_length)
+    samples, dropped = encode_samples(policy, trajectories, max_length, config.prompt_style, config.history_window)
     if not samples:
         raise ValueError(f"every sample is longer than max_length={max_length} tokens")
     lengths = [sample.length for sample in samples]

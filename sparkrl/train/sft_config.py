@@ -8,7 +8,9 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 
+from sparkrl.agent.prompt import PROMPT_STYLES
 from sparkrl.config import option, validate
+from sparkrl.data.annotate import ANNOTATION_STYLES
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,15 @@ class SFTConfig:
         "rule", "who writes the reasons: rule (built in) or teacher (SPARKRL_TEACHER_* endpoint)",
         choices=("rule", "teacher"),
     )
+    annotation: str = option(
+        "sentence", "rule annotation style: sentence (templated sentences) or short (a few words)",
+        choices=ANNOTATION_STYLES,
+    )
+    prompt_style: str = option(
+        "paper", "prompt style of the samples; must match the RL rollout's: paper or compact",
+        choices=PROMPT_STYLES,
+    )
+    history_window: int = option(5, "past (observation, action) pairs in each sample's prompt", low=0)
     lr: float = option(
         3e-3, "peak AdamW learning rate (tiny model; use the paper's 1e-5 for 135M-1.5B models)",
         low=0.0,

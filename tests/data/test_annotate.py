@@ -108,3 +108,25 @@ def test_chat_samples_carry_the_history_window(golden) -> None:
     assert "Steps taken: 6. The last 5:" in user
     assert "\n[2] " in user and "\n[6] " in user and "\n[1] " not in user
     assert user.count("\n> ") == 5 and f"> {annotated.steps[5].action}" in user
+
+
+def test_short_annotations_name_the_goal_and_the_next_step():
+    from sparkrl.data.annotate import ANNOTATION_STYLES, RuleAnnotator
+    from sparkrl.data.golden import collect_golden
+    from sparkrl.envs import make
+
+    assert ANNOTATION_STYLES == ("sentence", "short")
+    env = make("household-small")
+    golden = collect_golden(env, env.tasks("train")[:20]).trajectories
+    for trajectory in RuleAnnotator(style="short").annotate_all(golden):
+        goal = trajectory.golden.goal.rstrip(".")
+        for golden_step, step in zip(trajectory.golden.steps, trajectory.steps):
+            opening = "unsure: " if step.mode == "explore" else "on track: "
+            assert step.reasoning.startswith(opening + goal) and len(step.reasoning.split()) <= 24
+            assert step.mode == ("explore" if golden_step.is_search else "think")
+            if step.mode == "think":
+                assert step.reasoning.endswith("next " + step.action)
+            else:
+                assert step.action.removeprefix("go to ").removeprefix("open ") in step.reasoning
+    with pytest.raises(ValueError, match="short"):
+        RuleAnnotator(style="verbose")

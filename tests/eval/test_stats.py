@@ -44,3 +44,28 @@ def test_identical_constant_seeds_give_a_zero_width_difference():
     difference = difference_ci([0.5, 0.5], [0.5, 0.5])
     assert difference.mean == 0 and difference.half_width == 0
     assert math.isnan(difference_ci([0.5], [0.2, 0.3]).half_width)
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    from sparkrl.eval.stats import wilson_interval, wilson_text
+
+    low, high = wilson_interval(30, 100)  # Wilson (1927); e.g. statsmodels proportion_confint
+    assert abs(low - 0.2189) < 1e-3 and abs(high - 0.3958) < 1e-3
+    assert wilson_interval(0, 20)[0] == 0.0 and 0.15 < wilson_interval(0, 20)[1] < 0.17
+    assert wilson_interval(20, 20)[1] == 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert wilson_text(30, 100) == "30% [22, 40]"
+    with pytest.raises(ValueError):
+        wilson_interval(5, 4)
+
+
+def test_paired_difference_uses_the_per_game_differences():
+    from sparkrl.eval.stats import paired_difference_ci
+
+    before = [0, 0, 1, 1, 0, 0, 1, 0, 0, 0] * 5
+    after = [1, 0, 1, 1, 1, 0, 1, 0, 1, 0] * 5
+    interval = paired_difference_ci(before, after)
+    assert abs(interval.mean - 0.3) < 1e-12 and interval.n == 50
+    assert interval.low > 0  # 15 of 50 games gained, none lost
+    with pytest.raises(ValueError):
+        paired_difference_ci([1], [1, 0])

@@ -22,6 +22,32 @@ def test_free_cores_is_at_least_one():
     assert free_cores() >= 1
 
 
+def _fake_machine(monkeypatch, busy_fraction: float, load_average: float) -> None:
+    """/proc/stat readings that advance by 100 ticks with ``busy_fraction`` of them busy, a
+    process that used no CPU itself, and a stale load average the old rule trusted."""
+    import sparkrl.models.loading as loading
+
+    readings = iter([(0.0, 0.0), (100.0 * busy_fraction, 100.0)])
+    monkeypatch.setattr(loading, "_cpu_times", lambda: next(readings))
+    monkeypatch.setattr(loading.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(loading.os, "getloadavg", lambda: (load_average, 0.0, 0.0))
+    monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(loading.os, "sched_getaffinity", lambda pid: {0, 1})
+
+
+def test_an_idle_machine_after_an_install_gets_every_core(monkeypatch):
+    # the install just finished: load average 1.2, CPUs idle now
+    _fake_machine(monkeypatch, busy_fraction=0.0, load_average=1.2)
+    assert free_cores() == 2
+
+
+def test_a_core_busy_with_another_job_is_left_to_it(monkeypatch):
+    _fake_machine(monkeypatch, busy_fraction=0.5, load_average=0.0)
+    assert free_cores() == 1
+    _fake_machine(monkeypatch, busy_fraction=1.0, load_average=0.0)
+    assert free_cores() == 1  # never fewer than one
+
+
 def test_load_a_local_folder_and_set_threads(tmp_path):
     folder = build_tiny(CORPUS, tmp_path / "model", seed=0)
     policy = load(str(folder), threads=1)

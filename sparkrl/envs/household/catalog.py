@@ -8,6 +8,22 @@ target. ``CAN_CONTAIN`` is ALFWorld's ``canContain`` relation restricted to the 
 The same placement table is the generator's sampling distribution and the expert's common-sense
 prior ("apples are on countertops or in fridges"), which is knowledge an agent may have, not
 hidden state.
+
+Room sizes (``ROOM_SIZES``; the difficulty knob of ``HouseholdEnv(size=...)``):
+
+- ``"full"`` (the default): ALFWorld's numbers above — 15..40 receptacles, 10..20 distractor
+  draws (objects other than the target; a draw is dropped when no receptacle fits or its type
+  already has 3 copies).
+- ``"small"``: the same room kinds, receptacle types, presence probabilities, placement table and
+  wording, but every type has 1..``SMALL_COUNT_CAPS`` instances (cabinet and drawer 1..3, every
+  other type 1..2 — so stoveburner 1..2, shelf 1..2, countertop 1..2) and a room holds
+  6..12 receptacles (``SMALL_MIN_RECEPTACLES``..``SMALL_MAX_RECEPTACLES``): short rooms are
+  padded with ``PADDING_RECEPTACLES``; long ones lose instances of their most numerous type
+  first, then whole optional types (probability < 1, rarest first; a lamp room keeps one lamp
+  surface). Types present with probability 1 are never dropped, so every appliance a task type
+  needs is still there (sinkbasin, microwave, fridge in kitchens; sinkbasin in bathrooms; a desk
+  lamp surface in living rooms and bedrooms). Kitchens, which have ten such types, end up with
+  10..12 receptacles; the other rooms span 6..12. Distractor draws: 4..8.
 """
 
 from __future__ import annotations
@@ -19,6 +35,31 @@ ROOM_KINDS: tuple[str, ...] = ("kitchen", "livingroom", "bedroom", "bathroom")
 
 MIN_RECEPTACLES = 15
 MAX_RECEPTACLES = 40
+
+ROOM_SIZES: tuple[str, ...] = ("full", "small")
+"""Room sizes a household env can generate; ``"full"`` is the default (see the module docstring)."""
+
+SMALL_MIN_RECEPTACLES = 6
+SMALL_MAX_RECEPTACLES = 12
+SMALL_COUNT_CAPS: Mapping[str, int] = MappingProxyType({"cabinet": 3, "drawer": 3})
+"""Most instances of a receptacle type in a small room; types not listed have at most 2."""
+SMALL_DEFAULT_CAP = 2
+
+RECEPTACLE_RANGE: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "full": (MIN_RECEPTACLES, MAX_RECEPTACLES),
+    "small": (SMALL_MIN_RECEPTACLES, SMALL_MAX_RECEPTACLES),
+})
+"""Room size -> (fewest, most) receptacles a room has."""
+
+DISTRACTOR_DRAWS: Mapping[str, tuple[int, int]] = MappingProxyType({"full": (10, 20), "small": (4, 8)})
+"""Room size -> (fewest, most) draws of non-target objects placed in a room."""
+
+
+def check_room_size(size: str) -> str:
+    """``size`` if it is one of ``ROOM_SIZES``; ValueError naming the allowed values otherwise."""
+    if size not in ROOM_SIZES:
+        raise ValueError(f"unknown household room size {size!r}; expected one of {ROOM_SIZES}")
+    return size
 
 OPENABLE: frozenset[str] = frozenset({"cabinet", "drawer", "fridge", "microwave", "safe"})
 """Receptacle types with a door or a drawer front; they start closed."""

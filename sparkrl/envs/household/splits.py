@@ -8,7 +8,9 @@
 - ``L2``: unseen types (cool, pick-two) on pool ``s`` layouts.
 
 Each split cycles through its task types, so types are balanced; the room for a type is drawn
-with ALFWorld's room frequencies for that type, seeded by split and index.
+with ALFWorld's room frequencies for that type, seeded by split and index. The lists do not
+depend on the room size: a small-room env has the same task ids, only labelled with its own env
+name (``env_name(size)``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ from functools import lru_cache
 from typing import Mapping
 
 from sparkrl.envs.base import SPLITS, Task
-from sparkrl.envs.household.catalog import SEEN_TASK_TYPES, TASK_SPECS, UNSEEN_TASK_TYPES
+from sparkrl.envs.household.catalog import SEEN_TASK_TYPES, TASK_SPECS, UNSEEN_TASK_TYPES, check_room_size
 from sparkrl.envs.household.world import TaskKey
 
 ENV_NAME = "household"
+
+
+def env_name(size: str = "full") -> str:
+    """The env name of a household env with rooms of ``size``: ``household``, ``household-small``."""
+    return ENV_NAME if check_room_size(size) == "full" else f"{ENV_NAME}-{size}"
+
 DEFAULT_SPLIT_SIZES: Mapping[str, int] = {"train": 2000, "L0": 200, "L1": 200, "L2": 200}
 LAYOUTS_PER_ROOM = {"s": 60, "u": 30}
 """How many distinct layouts each room kind has in the seen (``s``) and unseen (``u``) pools."""
@@ -66,12 +74,12 @@ def _split_keys(split: str, size: int, train_size: int) -> list[TaskKey]:
 
 
 @lru_cache(maxsize=32)
-def split_tasks(split: str, size: int, train_size: int) -> tuple[Task, ...]:
+def split_tasks(split: str, size: int, train_size: int, env: str = ENV_NAME) -> tuple[Task, ...]:
     """The first ``size`` tasks of ``split``; ``train_size`` is the train split's size, which
-    decides which train layouts L0 re-uses."""
+    decides which train layouts L0 re-uses; ``env`` is the name the tasks carry."""
     return tuple(
         Task(
-            env=ENV_NAME,
+            env=env,
             task_id=key.task_id,
             split=split,
             task_type=key.task_type,

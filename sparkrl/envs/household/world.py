@@ -6,6 +6,11 @@ kept for L1) and instance number. The layout (which receptacles the room has, an
 is seeded by the room and layout alone, so every task on ``kitchen-s12`` shares the same room;
 the instance (target, goal receptacle, where every object lies) is seeded by the whole id plus an
 attempt counter, which lets the caller deterministically reject a draw and take the next one.
+
+The room size (``catalog.ROOM_SIZES``) is the third input: ``"full"`` rooms are generated exactly
+as they always were; ``"small"`` rooms use their own seeds (``household-small-layout:...``,
+``household-small-instance:...``), capped receptacle counts and fewer distractors, so a game is
+a function of (task id, attempt, size).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Mapping, Sequence
 
 from sparkrl.envs.household.catalog import (
     CAN_CONTAIN,
+    DISTRACTOR_DRAWS,
     FIXTURES,
     GOAL_TEMPLATES,
     LAMP_ROOMS,
@@ -26,8 +32,13 @@ from sparkrl.envs.household.catalog import (
     PADDING_RECEPTACLES,
     PLACES,
     ROOM_RECEPTACLES,
+    SMALL_COUNT_CAPS,
+    SMALL_DEFAULT_CAP,
+    SMALL_MAX_RECEPTACLES,
+    SMALL_MIN_RECEPTACLES,
     TASK_SPECS,
     TREATMENTS,
+    check_room_size,
 )
 
 LAYOUT_POOLS: tuple[str, ...] = ("s", "u")
@@ -115,10 +126,47 @@ def _receptacle_counts(room: str, rng: random.Random) -> dict[str, int]:
     return {kind: count for kind, count in counts.items() if count > 0}
 
 
-def _layout(room: str, layout_id: str) -> tuple[list[str], list[tuple[str, int]]]:
+def _small_receptacle_counts(room: str, rng: random.Random) -> dict[str, int]:
+    """A small room's counts: ALFWorld's types and odds, capped instance counts, 6..12 in all."""
+    table = ROOM_RECEPTACLES[room]
+    counts: dict[str, int] = {}
+    for kind, (probability, _, most) in table.items():
+        if rng.random() < probability:
+            counts[kind] = rng.randint(1, min(most, SMALL_COUNT_CAPS.get(kind, SMALL_DEFAULT_CAP)))
+    if room in LAMP_ROOMS and not any(kind in counts for kind in LAMP_SURFACES):
+        counts[rng.choice(LAMP_SURFACES)] = 1
+    padding = PADDING_RECEPTACLES[room]
+    turn = 0
+    while sum(counts.values()) < SMALL_MIN_RECEPTACLES:
+        kind = padding[turn % len(padding)]
+        counts[kind] = counts.get(kind, 0) + 1
+        turn += 1
+    while sum(counts.values()) > SMALL_MAX_RECEPTACLES:
+        # Fewer instances of the most numerous type first (padding types win ties) ...
+        many = [kind for kind in sorted(counts) if counts[kind] > 1]
+        if many:
+            kind = max(many, key=lambda k: (counts[k], k in padding))
+            counts[kind] -= 1
+            continue
+        # ... then drop an optional type, rarest first, never the last lamp surface.
+        lamp_surfaces = [kind for kind in counts if kind in LAMP_SURFACES]
+        optional = [
+            kind for kind in sorted(counts)
+            if table.get(kind, (1.0, 0, 0))[0] < 1.0
+            and not (room in LAMP_ROOMS and lamp_surfaces == [kind])
+        ]
+        del counts[min(optional, key=lambda k: table[k][0])]
+    return counts
+
+
+def _layout(room: str, layout_id: str, size: str = "full") -> tuple[list[str], list[tuple[str, int]]]:
     """Receptacle names (listing order) and fixtures as (type, receptacle index) for a layout."""
-    rng = random.Random(f"household-layout:{layout_id}")
-    counts = _receptacle_counts(room, rng)
+    if size == "full":
+        rng = random.Random(f"household-layout:{layout_id}")
+        counts = _receptacle_counts(room, rng)
+    else:
+        rng = random.Random(f"household-{size}-layout:{layout_id}")
+        counts = _small_receptacle_counts(room, rng)
     receptacles = sorted(
         (f"{kind} {number}" for kind, count in counts.items() for number in range(1, count + 1)),
         key=listing_key,
@@ -186,14 +234,16 @@ def _choose_goal(key: TaskKey, rng: random.Random, kinds: set[str]) -> tuple[str
     return pairs[rng.choices(range(len(pairs)), weights=[options[p] for p in pairs])[0]]
 
 
-def generate_world(task_id: str, attempt: int = 0) -> World:
-    """The game named by ``task_id``; ``attempt`` selects the next draw of the same instance when
-    the caller rejects one. Raises ValueError for a malformed id or a room that cannot host the
-    task type."""
+def generate_world(task_id: str, attempt: int = 0, size: str = "full") -> World:
+    """The game named by ``task_id`` in a room of ``size`` (one of ``ROOM_SIZES``); ``attempt``
+    selects the next draw of the same instance when the caller rejects one. Raises ValueError for
+    a malformed id, an unknown size or a room that cannot host the task type."""
+    check_room_size(size)
     key = TaskKey.parse(task_id)
-    receptacles, fixtures = _layout(key.room, key.layout_id)
+    receptacles, fixtures = _layout(key.room, key.layout_id, size)
     kinds = {kind_of(name) for name in receptacles}
-    rng = random.Random(f"household-instance:{task_id}#{attempt}")
+    prefix = "household" if size == "full" else f"household-{size}"
+    rng = random.Random(f"{prefix}-instance:{task_id}#{attempt}")
     target, goal_kind = _choose_goal(key, rng, kinds)
 
     placed: list[tuple[str, int]] = list(fixtures)
@@ -204,7 +254,8 @@ def generate_world(task_id: str, attempt: int = 0) -> World:
     for _ in range(targets):
         placed.append((target, _place(rng, target, receptacles, excluded_kind=goal_kind, hide=True)))
     others = [obj for obj in room_palette(key.room) if obj != target]
-    for _ in range(rng.randint(10, 20)):
+    fewest, most = DISTRACTOR_DRAWS[size]
+    for _ in range(rng.randint(fewest, most)):
         obj = rng.choice(others)
         spot = _place(rng, obj, receptacles, excluded_kind=None)
         if spot >= 0 and sum(1 for o, _ in placed if o == obj) < 3:
