@@ -25,7 +25,7 @@ from rich.console import Console
 
 from sparkrl.config import ConfigError, load_yaml, to_dict
 from sparkrl.eval.curves import RunMetrics, budget_to_reach, mean_curve, read_metrics, smooth
-from sparkrl.eval.stats import Interval, difference_ci, mean_ci
+from sparkrl.eval.stats import Interval, difference_ci, mean_ci, paired_difference_ci, wilson_interval
 from sparkrl.train.config import ALGOS, TrainConfig, apply_algo
 
 
@@ -143,6 +143,9 @@ class AlgoSummary:
     success_low: list[float]
     success_high: list[float]
     eval_points: list[tuple[float, float]]
+    game_wins: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
+    """Split -> ``"seed:task_id"`` -> won, over every seed's final evaluation (for pooled and
+    game-paired figures: every algorithm plays the same games with the same seeds)."""
 
     @property
     def total_trajectories(self) -> float:
@@ -181,7 +184,36 @@ def summarise_algo(algo: str, runs: dict[int, RunMetrics], smoothing: int) -> Al
         success_low=[min(curve[i] for curve in smoothed) for i in range(length)],
         success_high=[max(curve[i] for curve in smoothed) for i in range(length)],
         eval_points=_mean_eval_curve(list(runs.values())),
+        game_wins={split: {f"{seed}:{task}": bool(won) for seed in runs if split in finals[seed]
+                           for task, won in (finals[seed][split].get("wins") or {}).items()} for split in splits},
     )
+
+
+def pooled_success(algo: AlgoSummary) -> dict[str, dict[str, float]]:
+    """Per split: wins and games pooled over seeds, with the Wilson 95% interval."""
+    pooled = {}
+    for split, wins in algo.game_wins.items():
+        if wins:
+            won, games = sum(wins.values()), len(wins)
+            low, high = wilson_interval(won, games)
+            pooled[split] = {"wins": won, "games": games, "success": won / games, "low": low, "high": high}
+    return pooled
+
+
+def paired_game_difference(algo: AlgoSummary, reference: AlgoSummary) -> dict[str, Interval]:
+    """``algo`` minus ``reference`` per split and over all splits, paired by (seed, game)."""
+    result, every_a, every_b = {}, [], []
+    for split, wins in algo.game_wins.items():
+        shared = [key for key in wins if key in reference.game_wins.get(split, {})]
+        if shared:
+            a = [float(wins[k]) for k in shared]
+            b = [float(reference.game_wins[split][k]) for k in shared]
+            result[split] = paired_difference_ci(b, a)
+            every_a += a
+            every_b += b
+    if every_a:
+        result[OVERALL] = paired_difference_ci(every_b, every_a)
+    return result
 
 
 def _mean_eval_curve(runs: Sequence[RunMetrics]) -> list[tuple[float, float]]:

@@ -8,7 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sparkrl.eval.compare import OVERALL, AlgoSummary, ComparePlan, collect, efficiency, verdict
+from sparkrl.eval.compare import (
+    OVERALL, AlgoSummary, ComparePlan, collect, efficiency, paired_game_difference, pooled_success, verdict,
+)
 from sparkrl.eval.plots import Curve, plot_curves, plot_final
 
 PLOTS = {
@@ -46,6 +48,10 @@ def summary_document(plan: ComparePlan, summaries: dict[str, AlgoSummary], missi
         document["results"][algo] = {
             "seeds": summary.seeds,
             "final_success": {split: _interval_json(summary, split) for split in summary.final},
+            "pooled_success": pooled_success(summary),
+            "paired_vs_reference": ({split: {"mean": i.mean, "low": i.low, "high": i.high, "games": i.n}
+                                     for split, i in paired_game_difference(summary, reference).items()}
+                                    if reference and summary is not reference else None),
             "total_trajectories": summary.total_trajectories,
             "total_generated_tokens": summary.total_tokens,
             "efficiency_vs_reference": efficiency(summary, reference) if reference else None,
@@ -105,7 +111,7 @@ def report_markdown(plan: ComparePlan, document: dict[str, Any], plots: list[str
            f"{budget['cold_start_seed']})." if budget["cold_start"] else "(no cold start)."), "",
     ]
     if results:
-        lines += _final_table(results) + [""] + _efficiency_table(plan, results)
+        lines += _final_table(results) + [""] + _pooled_table(plan, results) + [""] + _efficiency_table(plan, results)
         lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in plots]
     else:
         lines += ["No run has finished yet: nothing to tabulate."]
@@ -130,6 +136,29 @@ def _final_table(results: dict[str, Any]) -> list[str]:
     for algo, result in results.items():
         cells = [_cell(result["final_success"].get(split)) for split in splits + [OVERALL]]
         lines.append(f"| {algo} | {len(result['seeds'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pooled_table(plan: ComparePlan, results: dict[str, Any]) -> list[str]:
+    splits = sorted({s for r in results.values() for s in r.get("pooled_success") or {}})
+    lines = ["## Pooled over seeds (success %, Wilson 95% interval over every seed's games)", "",
+             "| algo | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    for algo, result in results.items():
+        pooled = result.get("pooled_success") or {}
+        cells = [f"{p['success'] * 100:.1f} [{p['low'] * 100:.1f}, {p['high'] * 100:.1f}] ({p['games']})"
+                 if (p := pooled.get(split)) else "—" for split in splits]
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    paired = [(algo, r["paired_vs_reference"]) for algo, r in results.items() if r.get("paired_vs_reference")]
+    if paired:
+        columns = splits + [OVERALL]
+        lines += ["", f"Difference to {plan.reference}, paired by (seed, game), points with the 95% t interval "
+                      "of the per-game differences:", "",
+                  "| algo | " + " | ".join(s if s != OVERALL else "all splits" for s in columns) + " |",
+                  "|---|" + "---|" * len(columns)]
+        for algo, figures in paired:
+            cells = [f"{f['mean'] * 100:+.1f} [{f['low'] * 100:+.1f}, {f['high'] * 100:+.1f}]"
+                     if (f := figures.get(split)) else "—" for split in columns]
+            lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -73,7 +73,7 @@ class Policy:
         """Accumulated over every ``sample`` call."""
         self.last_stats = GenerationStats()
         """Of the latest ``sample`` call."""
-        self.action_tokenizer = ActionTokenizer(self.encode_text)
+        self.action_tokenizer = ActionTokenizer(tokenizer, self.encode_text)
 
     @property
     def device(self) -> torch.device:
@@ -128,11 +128,11 @@ class Policy:
             stop=stops,
             eos_ids=self.eos_ids,
         )
-        tries = None
+        constraints = None
         if actions is not None:
             if len(actions) != len(prompt_ids):
                 raise ValueError(f"{len(actions)} action lists for {len(prompt_ids)} prompts")
-            tries = [self.action_tokenizer.trie(a) if a else None for a in actions]
+            constraints = [self.action_tokenizer.tracker(a) if a else None for a in actions]
         completions, stats = sample_completions(
             self.model,
             self.tokenizer,
@@ -141,7 +141,7 @@ class Policy:
             pad_id=self.pad_id,
             max_positions=self.max_positions,
             generator=generator,
-            action_tries=tries,
+            constraints=constraints,
         )
         self.last_stats = stats
         self.stats.add(stats)

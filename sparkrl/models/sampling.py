@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 
-from sparkrl.models.constrained import ACTION_OPEN, ActionMask, ActionTrie, SpanTracker, mask_logits
+from sparkrl.models.constrained import ActionMask, Tracker, mask_logits
 from sparkrl.models.prefill import prefill
 
 FinishReason = Literal["stop", "length"]
@@ -177,13 +177,6 @@ class StopMatcher:
         tail = self._tokenizer.decode(response_ids[-self._window :], skip_special_tokens=False)
         return any(stop in tail for stop in self._stops)
 
-    def ends_with(self, response_ids: Sequence[int]) -> bool:
-        """Whether the decoded tail of ``response_ids`` ends with a stop string."""
-        if not self._stops or not response_ids:
-            return False
-        tail = self._tokenizer.decode(response_ids[-self._window :], skip_special_tokens=False)
-        return any(tail.endswith(stop) for stop in self._stops)
-
 
 @dataclass
 class _Row:
@@ -193,7 +186,7 @@ class _Row:
     logprobs: list[float] = field(default_factory=list)
     head_entropies: list[float] = field(default_factory=list)
     finish_reason: FinishReason | None = None
-    span: SpanTracker | None = None
+    span: Tracker | None = None
 
 
 @torch.inference_mode()
@@ -206,15 +199,15 @@ def sample_completions(
     pad_id: int,
     max_positions: int | None = None,
     generator: torch.Generator | None = None,
-    action_tries: Sequence[ActionTrie | None] | None = None,
+    constraints: Sequence[Callable[[], Tracker] | None] | None = None,
 ) -> tuple[list[Completion], GenerationStats]:
     """Sample ``params.n`` completions for each prompt (token ids), prompt-major.
 
     A row ends when its decoded response contains a stop string or it samples an EOS id
     (``finish_reason="stop"``), or after ``max_new_tokens`` tokens or at the end of the
     model's context ``max_positions`` (``"length"``).
-    ``action_tries[i]`` (optional) constrains prompt ``i``'s ``<action>`` span to the trie's
-    sequences (``sparkrl.models.constrained``); its log-probs are the masked distribution's.
+    ``constraints[i]`` (optional) makes a fresh tracker (``sparkrl.models.constrained``) for each
+    sample of prompt ``i``, which restricts its tokens; its log-probs are the masked distribution's.
     """
     started = time.perf_counter()
     if not prompts:
@@ -234,14 +227,13 @@ def sample_completions(
         if max_positions is not None:
             budget = min(budget, max_positions - len(prompt))
         rows.extend(_Row(list(prompt), budget) for _ in range(params.n))
-    if action_tries is not None:
-        if len(action_tries) != len(prompts):
-            raise ValueError(f"{len(action_tries)} action tries for {len(prompts)} prompts")
-        opener = StopMatcher(tokenizer, (ACTION_OPEN,))
-        for index, trie in enumerate(action_tries):
-            if trie:
+    if constraints is not None:
+        if len(constraints) != len(prompts):
+            raise ValueError(f"{len(constraints)} constraints for {len(prompts)} prompts")
+        for index, make_tracker in enumerate(constraints):
+            if make_tracker is not None:
                 for row in rows[index * params.n:(index + 1) * params.n]:
-                    row.span = SpanTracker(trie, opener.ends_with)
+                    row.span = make_tracker()
     stop_matcher = StopMatcher(tokenizer, params.stop)
 
     capacity = max(len(p) for p in distinct) + max(row.budget for row in rows)
@@ -266,8 +258,8 @@ def sample_completions(
         # Live rows all hold the same number of tokens, so the head is the first steps.
         in_head = len(rows[live[0]].response_ids) < HEAD_TOKENS
         entropies = top_candidate_entropy(logits, params.temperature).tolist() if in_head else None
-        allowed = [rows[r].span.next_allowed(rows[r].response_ids) if rows[r].span else None for r in live]
-        logits = mask_logits(logits, allowed)
+        rules = [rows[r].span.next_rule(rows[r].response_ids) if rows[r].span else None for r in live]
+        logits = mask_logits(logits, rules)
         tokens, logprobs = choose_tokens(logits, params.temperature, params.top_p, generator)
         for k, (row_id, token, logprob) in enumerate(zip(live, tokens.tolist(), logprobs.tolist())):
             row = rows[row_id]

@@ -42,7 +42,7 @@ def test_compare_then_eval_a_checkpoint(tmp_path, capsys):
     assert main(["eval", "--run", str(folder / "spark-seed0"), "--samples", "2", "--k", "1,2", "--branching",
                  "--leaves", "2", "--json", str(out), "--threads", "1"]) == 0
     document = json.loads(out.read_text())
-    assert document["env"] == "household" and document["label"].endswith("iter-000001")
+    assert document["env"] == "household-small" and document["label"].endswith("iter-000001")
     result = document["splits"]["L0"]
     assert result["games"] == 2 and set(result["pass_at_k"]) == {"1", "2"}
     assert result["branching"]["games"] == 2 and result["pass_at_k"]["1"] <= result["pass_at_k"]["2"]

@@ -101,3 +101,25 @@ def test_plan_rejects_bad_algorithms_and_seeds(tmp_path):
         ComparePlan(name="x", base=TrainConfig(), seeds=(1, 1))
     with pytest.raises(ConfigError, match="reference: 'grpo'"):
         ComparePlan(name="x", base=TrainConfig(), algos=("spark", "fixed"))
+
+
+def test_pooled_and_game_paired_figures(tmp_path):
+    """With per-game wins in the final evaluations, the report pools seeds (Wilson) and pairs
+    the algorithms game by game."""
+    from sparkrl.eval.compare import paired_game_difference, pooled_success
+
+    plan = make_plan(tmp_path, seeds=(0, 1))
+    for seed in plan.seeds:
+        for algo, won in (("spark", {"a": True, "b": True, "c": False, "d": True}),
+                          ("grpo", {"a": True, "b": False, "c": False, "d": False})):
+            run_dir = write_run(plan.run_dir(algo, seed), SPARK, {"L0": 0.0}, trajectories=6)
+            records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+            records[-1]["results"]["L0"].update(success=sum(won.values()) / 4, games=4, wins=won)
+            (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summaries, _ = collect(plan)
+    pooled = pooled_success(summaries["spark"])["L0"]
+    assert (pooled["wins"], pooled["games"]) == (6, 8) and pooled["low"] < 0.75 < pooled["high"]
+    paired = paired_game_difference(summaries["spark"], summaries["grpo"])
+    assert paired["L0"].mean == pytest.approx(0.5) and paired["L0"].n == 8 and paired[OVERALL].n == 8
+    report = write_report(plan, "sparkrl compare")[0].read_text()
+    assert "Pooled over seeds" in report and "+50.0" in report

@@ -7,7 +7,7 @@ import torch
 
 from sparkrl.agent.parser import parse_response
 from sparkrl.models import build_tiny, load
-from sparkrl.models.constrained import ActionMask, ActionTrie
+from sparkrl.models.constrained import ActionMask, ActionTokenizer, ActionTrie, SpanTracker, TokenRule
 from tests.models.test_policy import ROOMS, TARGET, messages, synthetic_corpus
 
 COMMANDS = ["go to kitchen", "go to garden", "take key", "open lamp", "take apple"]
@@ -42,9 +42,62 @@ def test_trie_serves_continuations_and_ends_after_a_full_sequence():
 
 
 def test_mask_json_round_trip():
-    mask = ActionMask(5, ((1, 2), (3,)))
+    mask = ActionMask(5, (TokenRule((1, 2)), TokenRule((3,)), TokenRule((7, 8), allow=False)))
+    assert mask.to_json() == [5, [[1, 2], [3], {"block": [7, 8]}]]
     assert ActionMask.from_json(mask.to_json()) == mask
     assert ActionMask.from_json(None) is None
+
+
+def test_an_untrained_model_keeps_to_the_format_with_single_token_tags(tmp_path):
+    """The tiny tokenizer has one token per tag, so the whole format is constrained: even a
+    randomly initialised model opens with a reasoning tag and never writes another tag (or a
+    special token) inside the reasoning; log-probs match the learner's recomputation."""
+    policy = load(str(build_tiny(synthetic_corpus(), tmp_path / "m", seed=0)), threads=1)
+    tags = policy.action_tokenizer.tags
+    assert tags is not None
+    prompts = [policy.encode(messages(f"You are in the {room}.")) for room in ROOMS]
+    completions = policy.sample(prompts, n=2, temperature=1.0, max_new_tokens=24, actions=[COMMANDS] * len(prompts),
+                                generator=torch.Generator().manual_seed(0))
+    for completion in completions:
+        ids = completion.response_ids
+        assert ids[0] in tags.openers and completion.action_mask.start == 0
+        closer = tags.closers[ids[0]]
+        reasoning = ids[1:ids.index(closer)] if closer in ids else ids[1:]
+        assert reasoning and not set(reasoning) & set(tags.reserved)
+    with torch.no_grad():
+        scored = policy.logprobs([(c.prompt_ids, c.response_ids) for c in completions], 1.0,
+                                 masks=[c.action_mask for c in completions])
+    for row, completion in enumerate(completions):
+        expected = torch.tensor(completion.logprobs)
+        assert torch.allclose(scored.logprobs[row, :len(expected)], expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_every_finished_response_is_valid_with_an_admissible_action(trained, temperature):
+    prompts = [trained.encode(messages(f"You are in the {room}.")) for room in ROOMS]
+    completions = trained.sample(prompts, n=4, temperature=temperature, max_new_tokens=64,
+                                 actions=[COMMANDS[:3]] * len(prompts), generator=torch.Generator().manual_seed(2))
+    finished = [c for c in completions if c.finish_reason == "stop"]
+    assert len(finished) >= len(completions) // 2
+    for completion in finished:
+        parsed = parse_response(completion.text)
+        assert parsed.valid and parsed.action in COMMANDS[:3], (parsed.error, completion.text)
+
+
+def test_tokenizers_with_multi_token_tags_constrain_the_action_span_only():
+    class SplitTags:  # every tag spans two tokens
+        all_special_ids: list[int] = []
+
+        def decode(self, ids, skip_special_tokens=False):
+            return "".join(chr(i) for i in ids)
+
+    encode = lambda text: [ord(c) for c in text]
+    tokenizer = ActionTokenizer(SplitTags(), encode)
+    assert tokenizer.tags is None
+    tracker = tokenizer.tracker(["go"])()
+    assert isinstance(tracker, SpanTracker)
+    assert tracker.next_rule(encode("<think>x</think>\n")) is None  # free before the opener
+    assert tracker.next_rule(encode("<think>x</think>\n<action>")) == TokenRule((ord("g"),))
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.4])
