@@ -7,7 +7,9 @@ grammar, the pages and where this adapter deviates from the original site.
 
 Needs the ``webshop`` extra (``bm25s`` for search, ``rapidfuzz`` for the score's fuzzy
 matching) and the WebShop data files; ``Shop.from_records`` builds a shop from in-memory
-records in the same format, which is how the tests run without the files.
+records in the same format, which is how the tests run without the files. Goals are
+WebShop's synthetic goals by default (its ``human_goals=False``) or its human goals
+(``goals="human"``); they are made in ``sparkrl.envs.webshop_goals``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from sparkrl.envs.base import UNKNOWN_ACTION_TEXT, Observation, Task, TextEnv
+from sparkrl.envs.webshop_goals import GOAL_MODES, GOAL_SHUFFLE_SEED, Goal, GoalMode, make_goals
 
 CATALOGS = {
     "small": ("items_shuffle_1000.json", "items_ins_v2_1000.json"),
@@ -31,16 +34,18 @@ CATALOGS = {
 }
 """catalogue -> (product file, attribute file); WebShop's ``setup.sh -d small|all``."""
 HUMAN_INSTRUCTIONS = "items_human_ins.json"
+"""Needed only for ``goals="human"``."""
 REVIEWS = "reviews.json"
 """Optional: product reviews shown on the Reviews page."""
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "webshop"
 """Where a checkout's neighbouring ``shared/data/webshop`` would be."""
 
 SPLIT_RANGES = {"L0": (0, 500), "L1": (500, 1500), "train": (1500, None), "L2": (0, 0)}
-"""Goal-index ranges over WebShop's shuffled human goals: test, eval, train; no held-out types."""
-GOAL_SHUFFLE_SEED = 233
+"""Goal-index ranges over the shuffled goal list, WebShop's ``baseline_models/env.py`` splits:
+test ``range(500)``, eval ``range(500, 1500)``, train ``range(1500, len(goals))``; no held-out
+task types. (Upstream uses them with the full catalogue and lets every split use all goals
+when a product limit such as 1,000 is set; here they hold for either catalogue.)"""
 SEARCH_RESULTS, PAGE_SIZE = 50, 10
-PRICE_STEPS = [10.0 * i for i in range(1, 100)]
 EXACT_MATCH_OPTIONS = frozenset({"size"})
 COLORS = (
     "alabaster apricot aqua ash asphalt azure banana beige black blue blush bordeaux bronze brown "
@@ -84,19 +89,6 @@ class Product:
     reviews: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Goal:
-    asin: str
-    instruction: str
-    attributes: tuple[str, ...]
-    options: tuple[str, ...]
-    price_upper: float
-    query: str
-    category: str
-    product_category: str
-    name: str
-
-
 def _pricing(text: str | None) -> list[float]:
     prices = [float(p) for p in (re.sub(r"[^\d.]", "", s) for s in (text or "").split("$")[1:]) if p]
     return prices[:2] or [100.0]
@@ -109,7 +101,8 @@ def parse_products(
     rng: random.Random,
 ) -> list[Product]:
     """WebShop's product records -> ``Product``s, as its loader cleans them (first of a
-    duplicated ASIN wins; a price range is charged one price drawn from ``rng``)."""
+    duplicated ASIN wins; a price range is charged one price drawn from ``rng``; an option
+    given as ``None`` is dropped, one with an empty value list kept)."""
     review_by_asin = {r["asin"]: r for r in reviews}
     products, seen = [], set()
     for record in records:
@@ -123,7 +116,7 @@ def parse_products(
         options = {
             name.lower(): [c["value"].strip().replace("/", " | ").lower() for c in contents]
             for name, contents in (record.get("customization_options") or {}).items()
-            if contents
+            if contents is not None
         }
         bullets = record.get("small_description") or []
         review = review_by_asin.get(asin, {})
@@ -137,33 +130,6 @@ def parse_products(
             reviews=[r.get("review") or r.get("body") or "" for r in review.get("reviews", [])],
         ))
     return products
-
-
-def human_goals(
-    products: list[Product], instructions: dict[str, list[dict[str, Any]]], rng: random.Random
-) -> list[Goal]:
-    """WebShop's human goals in its order: a price bound a little above the product's price
-    is drawn from ``rng``, then the list is shuffled with seed 233 exactly as WebShop does."""
-    goals = []
-    for product in products:
-        for instruction in instructions.get(product.asin, []):
-            if not instruction["instruction_attributes"]:
-                continue
-            steps = [p for p in PRICE_STEPS if p > product.price][:4]
-            upper, price_text = 1_000_000.0, ""
-            if len(steps) >= 2:
-                upper = sorted(rng.sample(steps, 2))[1]
-                price_text = f", and price lower than {upper:.2f} dollars"
-            options = instruction["instruction_options"]
-            goals.append(Goal(
-                asin=product.asin, instruction=instruction["instruction"].strip(".") + price_text,
-                attributes=tuple(instruction["instruction_attributes"]),
-                options=tuple(options.values() if isinstance(options, dict) else options),
-                price_upper=upper, query=product.query, category=product.category,
-                product_category=product.product_category, name=product.title,
-            ))
-    random.Random(GOAL_SHUFFLE_SEED).shuffle(goals)
-    return goals
 
 
 # ---- the score ------------------------------------------------------------------------------
@@ -235,10 +201,11 @@ class Shop:
     """Products, goals and a BM25 index (Lucene's variant, Anserini's k1=0.9, b=0.4) over each
     product's title, description, first bullet point and options, as WebShop indexes them."""
 
-    def __init__(self, products: list[Product], goals: list[Goal]) -> None:
+    def __init__(self, products: list[Product], goals: list[Goal], goal_mode: GoalMode = "synthetic") -> None:
         bm25s = _require("bm25s")
         self.products = {p.asin: p for p in products}
         self.goals = goals
+        self.goal_mode = goal_mode
         self._asins = [p.asin for p in products]
         self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=None)
         documents = [
@@ -253,12 +220,15 @@ class Shop:
     @classmethod
     def from_records(
         cls, records: list[dict[str, Any]], attributes: dict[str, Any],
-        instructions: dict[str, list[dict[str, Any]]], reviews: list[dict[str, Any]] = (),
+        instructions: dict[str, list[dict[str, Any]]] | None = None, reviews: list[dict[str, Any]] = (),
+        *, goals: GoalMode = "synthetic",
     ) -> Shop:
-        """A shop from records in WebShop's file formats; prices and bounds seeded (deterministic)."""
+        """A shop from records in WebShop's file formats, with WebShop's synthetic goals (from
+        ``attributes``) or, for ``goals="human"``, its human goals (from ``instructions``).
+        Prices and price bounds are drawn from one seeded RNG, so the shop is deterministic."""
         rng = random.Random(GOAL_SHUFFLE_SEED)
         products = parse_products(records, attributes, list(reviews), rng)
-        return cls(products, human_goals(products, instructions, rng))
+        return cls(products, make_goals(products, goals, attributes, instructions, rng), goals)
 
     def search(self, query: str) -> list[str]:
         """ASINs of the best matches (up to 50), best first; nothing for a query with no known word."""
@@ -270,13 +240,16 @@ class Shop:
         return [self._asins[d] for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
-def find_webshop_data(data: str | Path | None, catalog: str) -> Path:
-    """The folder holding the catalogue's files: ``data``, else ``$WEBSHOP_DATA``, else
-    ``shared/data/webshop`` beside the checkout. Raises naming every missing file."""
+def find_webshop_data(data: str | Path | None, catalog: str, goals: GoalMode = "synthetic") -> Path:
+    """The folder holding the catalogue's files (and, for ``goals="human"``, the human
+    instructions): ``data``, else ``$WEBSHOP_DATA``, else ``shared/data/webshop`` beside the
+    checkout. Raises naming every missing file."""
     if catalog not in CATALOGS:
         raise ValueError(f"unknown WebShop catalogue {catalog!r}; expected one of {', '.join(CATALOGS)}")
+    if goals not in GOAL_MODES:
+        raise ValueError(f"unknown WebShop goal set {goals!r}; expected one of {', '.join(GOAL_MODES)}")
     folder = Path(data or os.environ.get("WEBSHOP_DATA") or DATA_DIR).expanduser()
-    needed = [*CATALOGS[catalog], HUMAN_INSTRUCTIONS]
+    needed = [*CATALOGS[catalog], *([HUMAN_INSTRUCTIONS] if goals == "human" else [])]
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -289,12 +262,14 @@ def find_webshop_data(data: str | Path | None, catalog: str) -> Path:
 
 
 @functools.lru_cache(maxsize=2)
-def load_shop(folder: Path, catalog: str) -> Shop:
-    """Read the catalogue once per process (spawned envs and forks share it)."""
+def load_shop(folder: Path, catalog: str, goals: GoalMode = "synthetic") -> Shop:
+    """Read the catalogue once per process (spawned envs and forks share it); the human
+    instructions are read only for ``goals="human"``."""
     products_file, attributes_file = CATALOGS[catalog]
     read = lambda name: json.loads((folder / name).read_text())  # noqa: E731
     reviews = read(REVIEWS) if (folder / REVIEWS).is_file() else []
-    return Shop.from_records(read(products_file), read(attributes_file), read(HUMAN_INSTRUCTIONS), reviews)
+    instructions = read(HUMAN_INSTRUCTIONS) if goals == "human" else None
+    return Shop.from_records(read(products_file), read(attributes_file), instructions, reviews, goals=goals)
 
 
 # ---- the env: pages as a small state machine -----------------------------------------------
@@ -312,7 +287,10 @@ class _Page:
 
 
 class WebShopEnv(TextEnv):
-    """WebShop's text site. Task id ``goal-<index>`` into the shuffled human goals.
+    """WebShop's text site. Task id ``goal-<index>`` into the shuffled goal list: WebShop's
+    synthetic goals (``goals="synthetic"``, the default, WebShop's ``human_goals=False``) or
+    its human goals (``goals="human"``, needs ``items_human_ins.json``). A given ``shop``
+    brings its own goals (``goals``, if given, must name the same set).
 
     Actions: ``search[<query>]`` on the search page, ``click[<button>]`` for a listed button
     (case-insensitive); anything else answers ``"Nothing happens."``. ``click[buy now]`` ends
@@ -323,12 +301,15 @@ class WebShopEnv(TextEnv):
 
     def __init__(
         self, data: str | Path | None = None, catalog: str = "small", max_steps: int = 15,
-        shop: Shop | None = None,
+        shop: Shop | None = None, goals: GoalMode | None = None,
     ) -> None:
         super().__init__(max_steps=max_steps)
+        if shop is not None and goals not in (None, shop.goal_mode):
+            raise ValueError(f"goals={goals!r}, but the given shop has {shop.goal_mode!r} goals")
         self.catalog = catalog
-        self.data = None if shop is not None else find_webshop_data(data, catalog)
-        self.shop = shop if shop is not None else load_shop(self.data, catalog)
+        self.goal_mode: GoalMode = shop.goal_mode if shop is not None else goals or "synthetic"
+        self.data = None if shop is not None else find_webshop_data(data, catalog, self.goal_mode)
+        self.shop = shop if shop is not None else load_shop(self.data, catalog, self.goal_mode)
         self._goal: Goal | None = None
         self._page = _Page()
 
