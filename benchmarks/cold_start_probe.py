@@ -53,7 +53,8 @@ def failure_reasons(forest: TaskForest, max_steps: int) -> dict[str, bool]:
     }
 
 
-def held_out_nll(model_dir: Path, env_name: str, prompt_style: str, annotation: str) -> dict[str, float]:
+def held_out_nll(model_dir: Path, env_name: str, prompt_style: str, annotation: str,
+                 history_window: int) -> dict[str, float]:
     """Mean NLL per token of held-out expert responses: reasoning part and action part."""
     policy = load(str(model_dir))
     action_open = policy.tokenizer.convert_tokens_to_ids("<action>")
@@ -62,7 +63,7 @@ def held_out_nll(model_dir: Path, env_name: str, prompt_style: str, annotation: 
     sums = {"reasoning": [0.0, 0], "action": [0.0, 0]}
     with torch.no_grad():
         for trajectory in RuleAnnotator(seed=1, style=annotation).annotate_all(golden):
-            rows = [(policy.encode(m), policy.encode_text(r)) for m, r in trajectory.chat_samples(prompt_style=prompt_style)]
+            rows = [(policy.encode(m), policy.encode_text(r)) for m, r in trajectory.chat_samples(history_window, prompt_style)]
             scored = policy.logprobs(rows)
             for i, (_, response) in enumerate(rows):
                 split = response.index(action_open) if action_open in response else len(response)
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--history-window", type=int, default=5, help="past steps shown in each prompt")
     parser.add_argument("--constrain", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--games", type=int, default=100)
     parser.add_argument("--splits", nargs="+", default=["L0", "L1", "L2"])
@@ -96,7 +98,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     sft = SFTConfig(model=args.model, env=args.env, trajectories=args.trajectories, epochs=args.epochs, lr=args.lr,
                     batch_size=args.batch_size, annotation=args.annotation, prompt_style=args.prompt_style,
-                    seed=args.seed, output_dir=str(out / "sft"), resume=(out / "sft" / "sft_config.json").exists(),
+                    history_window=args.history_window, seed=args.seed, output_dir=str(out / "sft"), resume=(out / "sft" / "sft_config.json").exists(),
                     progress=False)
     started = time.perf_counter()
     model_dir = out / "sft" / "model"
@@ -106,7 +108,8 @@ def main() -> None:
 
     started = time.perf_counter()
     policy = load(str(model_dir))
-    agent = {"prompt_style": args.prompt_style, "constrain_actions": args.constrain}
+    agent = {"prompt_style": args.prompt_style, "constrain_actions": args.constrain,
+             "history_window": args.history_window}
     with make(args.env) as env:
         results, forests = evaluate(policy, env, lambda task: env.spawn(), args.splits, args.games,
                                     args.temperature, 64, args.seed, agent)
@@ -124,7 +127,7 @@ def main() -> None:
             "lost": len(lost),
             "lost_because": {key: sum(r[key] for r in lost) for key in lost[0] if key != "won"} if lost else {},
         }
-    report.update(held_out_nll(model_dir, args.env, args.prompt_style, args.annotation))
+    report.update(held_out_nll(model_dir, args.env, args.prompt_style, args.annotation, args.history_window))
     (out / "probe.json").write_text(json.dumps(report, indent=2) + "\n")
     for split, figures in report["splits"].items():
         print(f"{split}: success {figures['success_text']}  invalid {figures['invalid_rate']:.3f}  "

@@ -18,6 +18,7 @@ single padded prefill.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -25,6 +26,20 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
 PREFILL_PADDING_SLACK = 0.1
 """Padding a prefill group may add, as a fraction of its real tokens."""
+
+
+def cache_kwargs(model: torch.nn.Module, cache: Cache | None) -> dict[str, Cache | None]:
+    """The forward keyword that passes a KV cache: ``cache`` from transformers 5.25 on (where
+    ``past_key_values`` is deprecated, to be removed in 5.40), ``past_key_values`` before."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps forward
+    name = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    return {name: cache}
+
+
+def output_cache(output: object) -> Cache:
+    """A forward output's KV cache, under the name this transformers version gives it."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values  # type: ignore[attr-defined]
 
 
 def left_pad(
@@ -131,7 +146,7 @@ def prefill(
         input_ids, attention_mask, position_ids = left_pad(prompts, pad_id, device)
         out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                     use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1], out.past_key_values, attention_mask, position_ids[:, -1] + 1
+        return out.logits[:, -1], output_cache(out), attention_mask, position_ids[:, -1] + 1
 
     width = max(len(p) for p in prompts)
     groups = length_groups([len(p) for p in prompts])
@@ -144,7 +159,7 @@ def prefill(
                     use_cache=True, logits_to_keep=1)
         logits.append(out.logits[:, -1])
         missing = width - input_ids.shape[1]
-        for index, layer in enumerate(out.past_key_values.layers):
+        for index, layer in enumerate(output_cache(out).layers):
             if index == len(layer_keys):
                 layer_keys.append([])
                 layer_values.append([])

@@ -37,7 +37,7 @@ from typing import Literal
 import torch
 
 from sparkrl.models.constrained import ActionMask, Tracker, mask_logits
-from sparkrl.models.prefill import prefill
+from sparkrl.models.prefill import cache_kwargs, output_cache, prefill
 
 FinishReason = Literal["stop", "length"]
 HEAD_TOKENS = 20
@@ -288,10 +288,10 @@ def sample_completions(
             input_ids=tokens[:, None],
             attention_mask=attention_mask,
             position_ids=next_position[:, None],
-            past_key_values=cache,
             use_cache=True,
+            **cache_kwargs(model, cache),
         )
-        cache = out.past_key_values
+        cache = output_cache(out)
         logits = out.logits[:, -1]
         next_position = next_position + 1
         stats.decode_row_steps += len(live)

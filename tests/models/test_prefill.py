@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
 from sparkrl.models import load
-from sparkrl.models.prefill import PreallocatedLayer, left_pad, length_groups, prefill
+from sparkrl.models.prefill import PreallocatedLayer, cache_kwargs, left_pad, length_groups, prefill
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def test_grouped_prefill_then_decode_matches_full_forward_passes(policy):
         nxt = torch.tensor([[11], [12], [13], [14]])
         mask = torch.cat([mask, mask.new_ones((4, 1))], dim=1)
         step = policy.model(input_ids=nxt, attention_mask=mask, position_ids=next_position[:, None],
-                            past_key_values=cache, use_cache=True).logits[:, -1]
+                            use_cache=True, **cache_kwargs(policy.model, cache)).logits[:, -1]
         for row, prompt in enumerate(prompts):
             full = policy.model(input_ids=torch.tensor([prompt + [11 + row]])).logits[0]
             assert torch.allclose(logits[row], full[-2], atol=1e-4)
@@ -71,3 +73,11 @@ def test_dropping_finished_rows_compacts_in_place_and_keeps_growing():
     out_keys, out_values = layer.update(new_keys, new_values)
     assert torch.equal(out_keys, torch.cat([keys[[1, 3]], new_keys], dim=-2))
     assert torch.equal(out_values, torch.cat([values[[1, 3]], new_values], dim=-2))
+
+
+def test_sampling_passes_the_cache_under_the_supported_keyword(policy):
+    """transformers 5.25 deprecates ``past_key_values`` (removed in 5.40): no FutureWarning."""
+    prompts = [[5, 6, 7, 8], [9, 10]]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values.*")
+        policy.sample(prompts, max_new_tokens=4, temperature=1.0, generator=torch.Generator().manual_seed(0))
