@@ -101,8 +101,28 @@ def validate(config: Any, prefix: str = "") -> None:
                 raise ConfigError(f"{name}: {value!r} is out of range {_range_text(meta)}")
 
 
+def _field_default(field: dataclasses.Field) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None if field.default is dataclasses.MISSING else field.default
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` laid over it, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            value = _merged(merged[key], value)
+        merged[key] = value
+    return merged
+
+
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") -> T:
-    """Build ``cls`` from a (nested) mapping, rejecting unknown keys and bad values."""
+    """Build ``cls`` from a (nested) mapping, rejecting unknown keys and bad values.
+
+    A nested section overrides only the keys it names: the rest keep the parent field's own
+    default (``rollout: {temperature: 0.6}`` keeps the default rollout's other settings, which
+    may differ from ``RolloutConfig``'s class defaults)."""
     data = dict(data or {})
     hints = typing.get_type_hints(cls)
     known = {field.name: field for field in dataclasses.fields(cls)}
@@ -118,6 +138,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, prefix: str = "") ->
         if dataclasses.is_dataclass(annotation):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{prefix}{name}: expected a mapping of {annotation.__name__} keys")
+            default = _field_default(known[name])
+            if dataclasses.is_dataclass(default):
+                value = _merged(to_dict(default), value)
             value = from_dict(annotation, value, prefix=f"{prefix}{name}.")
         elif typing.get_origin(annotation) is tuple and isinstance(value, list):
             value = tuple(value)

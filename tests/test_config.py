@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from sparkrl.algos.losses import LossConfig
@@ -50,3 +52,15 @@ def test_yaml_errors_are_config_errors(tmp_path):
 def test_every_field_has_help():
     for cls in (RolloutConfig, LossConfig):
         assert all(help_text for _, _, help_text in describe(cls))
+
+
+def test_a_partial_nested_section_keeps_the_parent_fields_other_defaults():
+    # TrainConfig's rollout default differs from RolloutConfig's class defaults (compact prompt,
+    # constrained actions, 64 tokens); overriding one key must not silently reset the others.
+    from sparkrl.train.config import TrainConfig
+
+    default = from_dict(TrainConfig, {}).rollout
+    tweaked = from_dict(TrainConfig, {"rollout": {"temperature": 0.6}}).rollout
+    assert tweaked.temperature == 0.6
+    assert dataclasses.replace(tweaked, temperature=default.temperature) == default
+    assert default.prompt_style != RolloutConfig().prompt_style
