@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+
+DEBUG_ENV = "SPARKRL_DEBUG"
+"""Set to 1 (or pass ``sparkrl --debug``) to see the traceback behind a one-line user error."""
 
 
 def _check_env(args: argparse.Namespace) -> int:
@@ -64,6 +68,10 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         if args.resume:
+            if not (Path(args.resume) / "config.yaml").is_file():
+                print(f"sparkrl train: nothing to resume in {args.resume!r}: no run folder with a "
+                      "config.yaml there (give the RUN_DIR a previous `sparkrl train` wrote)", file=sys.stderr)
+                return 2
             config = load_yaml(TrainConfig, Path(args.resume) / "config.yaml")
             config = dataclasses.replace(config, run_dir=args.resume)
         else:
@@ -93,14 +101,18 @@ def _view(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sparkrl.config import non_negative_int
+
     parser = argparse.ArgumentParser(prog="sparkrl", description=__doc__)
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of a user error (also ${DEBUG_ENV}=1)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser(
         "check-env", help="verify an environment's contract and fork determinism on real games"
     )
     check.add_argument("env", help="registered env name (household, scienceworld, alfworld, webshop)")
-    check.add_argument("--games", type=int, default=20, help="games per split")
+    check.add_argument("--games", type=non_negative_int, default=20, help="games per split (0 = the whole split)")
     check.add_argument("--splits", default="train,L0,L1,L2", help="comma-separated splits")
     check.add_argument("--seed", type=int, default=0, help="seed of the random action walk")
     check.add_argument("--max-steps", type=int, default=None, help="override the env's horizon")
@@ -160,7 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    return args.handler(args)
+    from sparkrl.config import ConfigError
+    from sparkrl.envs.registry import UnknownEnvError
+    from sparkrl.models.loading import ModelLoadError
+
+    try:
+        return args.handler(args)
+    except (ConfigError, UnknownEnvError, ModelLoadError, FileNotFoundError) as error:
+        # A bad name, spec or path the user typed: one line naming it, not a traceback.
+        if args.debug or os.environ.get(DEBUG_ENV) == "1":
+            raise
+        print(f"sparkrl {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ any compute instead of being silently ignored.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import types
@@ -99,6 +100,14 @@ def validate(config: Any, prefix: str = "") -> None:
             low, high = meta.get("low"), meta.get("high")
             if (low is not None and value < low) or (high is not None and value > high):
                 raise ConfigError(f"{name}: {value!r} is out of range {_range_text(meta)}")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type for counts: an integer >= 0 (``--games -1`` is refused, not "all")."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
 
 
 def _field_default(field: dataclasses.Field) -> Any:

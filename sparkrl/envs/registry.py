@@ -26,6 +26,13 @@ def register(name: str, factory: EnvFactory | str, *, overwrite: bool = False) -
     _REGISTRY[name] = factory
 
 
+class UnknownEnvError(KeyError):
+    """``make``/``spec`` of a name nobody registered; the message lists the registered ones."""
+
+    def __str__(self) -> str:  # KeyError's own str() quotes its message
+        return str(self.args[0])
+
+
 def available() -> list[str]:
     """Registered env names, sorted."""
     return sorted(_REGISTRY)
@@ -33,7 +40,7 @@ def available() -> list[str]:
 
 def _resolve(name: str) -> EnvFactory:
     if name not in _REGISTRY:
-        raise KeyError(f"unknown env {name!r}; registered: {', '.join(available())}")
+        raise UnknownEnvError(f"unknown env {name!r}; registered: {', '.join(available())}")
     factory = _REGISTRY[name]
     if isinstance(factory, str):
         module_name, _, attr = factory.partition(":")

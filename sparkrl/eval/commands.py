@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sparkrl.config import ConfigError
+from sparkrl.config import ConfigError, non_negative_int
 
 DEFAULT_ALGOS = "spark,grpo,fixed,entropy"
 
@@ -37,13 +37,13 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     protocol = parser.add_argument_group("protocol (defaults: the run's eval config, else 30 games, T=0.4)")
     protocol.add_argument("--env", help="environment (default: the run's env, else household)")
     protocol.add_argument("--split", type=_name_list, help="comma-separated splits, e.g. L0,L1,L2")
-    protocol.add_argument("--games", type=int, help="games per split (0 = the whole split)")
+    protocol.add_argument("--games", type=non_negative_int, help="games per split (0 = the whole split)")
     protocol.add_argument("--temperature", type=float, help="sampling temperature")
     protocol.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="longest response in tokens")
     protocol.add_argument("--max-steps", dest="max_steps", type=int, help="horizon K in env steps")
     protocol.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     extra = parser.add_argument_group("beyond one sample per game")
-    extra.add_argument("--samples", type=int, default=0, help="n samples per game for pass@k (0 = off)")
+    extra.add_argument("--samples", type=non_negative_int, default=0, help="n samples per game for pass@k (0 = off)")
     extra.add_argument("--k", type=_int_list, help="k values of pass@k, e.g. 1,5 (default: 1,n)")
     extra.add_argument("--branching", action="store_true",
                        help="also test-time branching: explore a Spark tree per game, commit by majority vote")
