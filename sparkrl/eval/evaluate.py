@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from sparkrl.envs.base import Task, TextEnv
 from sparkrl.eval.stats import wilson_interval
+from sparkrl.progress import Heartbeat
 from sparkrl.rollout.spark import RolloutConfig, RolloutStats, SamplingPolicy, spark_rollout
 from sparkrl.rollout.tree import TaskForest
 
@@ -103,14 +104,17 @@ def evaluate(
     max_new_tokens: int = 96,
     seed: int = 0,
     agent: Mapping[str, Any] | None = None,
+    label: str = "evaluation",
 ) -> tuple[dict[str, SplitResult], list[TaskForest]]:
     """Play the first ``games`` games (0 = all) of each split once; return results and forests.
 
-    ``agent`` holds the policy's prompt/action settings (``sparkrl.rollout.spark.agent_fields``).
+    ``agent`` holds the policy's prompt/action settings (``sparkrl.rollout.spark.agent_fields``);
+    ``label`` names the phase in the plain progress lines printed when output is not a terminal.
     """
     tasks = [task for split in splits for task in (env.tasks(split)[:games] if games else env.tasks(split))]
     config = RolloutConfig(num_leaves=1, num_roots=1, trigger="none", max_steps=env.max_steps,
                            temperature=temperature, max_new_tokens=max_new_tokens, **(agent or {}))
-    forests = spark_rollout(policy, tasks, make_env, config, random.Random(seed), RolloutStats())
+    progress = Heartbeat(label).games(len(tasks), env.max_steps)
+    forests = spark_rollout(policy, tasks, make_env, config, random.Random(seed), RolloutStats(), progress)
     results = {split: summarise([f for f in forests if f.split == split]) for split in splits}
     return results, forests

@@ -182,8 +182,11 @@ def spark_rollout(
     config: RolloutConfig,
     rng: random.Random,
     stats: RolloutStats | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> list[TaskForest]:
-    """Roll out every task of ``tasks`` as a Spark forest (see the module docstring)."""
+    """Roll out every task of ``tasks`` as a Spark forest (see the module docstring).
+
+    ``on_step(steps, active)``, when given, is called after every lock-step (progress reports)."""
     stats = stats if stats is not None else RolloutStats()
     trigger: Trigger = make_trigger(config.trigger, config.trigger_probability)
     runner = EnvRunner(make_env, config.max_steps, config.env_workers, config.step_timeout_s,
@@ -191,6 +194,7 @@ def spark_rollout(
     try:
         states = [_start_roots(index, task, runner, config, stats) for index, task in enumerate(tasks)]
         active = [branch for state in states for branch in state.branches]
+        steps = 0
         while active:
             step_nodes = _step_all(policy, active, states, runner, config, stats)
             fired = [
@@ -202,6 +206,9 @@ def spark_rollout(
             for branch, node in fired:
                 _branch(branch, node, states[branch.task_index], runner, config, stats)
             active = [branch for state in states for branch in state.branches if not branch.done]
+            steps += 1
+            if on_step is not None:
+                on_step(steps, len(active))
     finally:
         runner.close()
         stats.env_failures += runner.failures

@@ -32,6 +32,7 @@ from sparkrl.envs.base import Task, TextEnv
 from sparkrl.eval.evaluate import SplitResult, evaluate
 from sparkrl.eval.stats import Interval, paired_difference_ci, wilson_text
 from sparkrl.eval.plots import plot_run
+from sparkrl.progress import Heartbeat
 from sparkrl.rollout.spark import RolloutStats, agent_fields, spark_rollout
 from sparkrl.rollout.tree import save_forests
 from sparkrl.train.checkpoint import (
@@ -90,10 +91,11 @@ def _write_config(config: TrainConfig, run_dir: Path, command: str) -> None:
     (run_dir / "config.yaml").write_text(text, encoding="utf-8")
 
 
-def _evaluate(policy: Any, env: TextEnv, config: TrainConfig, seed: int) -> dict[str, SplitResult]:
+def _evaluate(policy: Any, env: TextEnv, config: TrainConfig, seed: int, label: str) -> dict[str, SplitResult]:
     policy.model.eval()
     results, _ = evaluate(policy, env, lambda task: env.spawn(), config.eval.splits, config.eval.games,
-                          config.eval.temperature, config.eval.max_new_tokens, seed, agent_fields(config.rollout))
+                          config.eval.temperature, config.eval.max_new_tokens, seed, agent_fields(config.rollout),
+                          label)
     return results
 
 
@@ -109,7 +111,7 @@ def _evaluate_start(policy: Any, env: TextEnv, config: TrainConfig, console: Con
             return results
         except (ValueError, TypeError) as error:
             console.print(f"[yellow]ignoring unreadable cached evaluation {cache}: {error}[/yellow]")
-    results = _evaluate(policy, env, config, config.seed)
+    results = _evaluate(policy, env, config, config.seed, "before-RL evaluation")
     if cache is not None:
         staging = cache.with_suffix(".tmp")
         staging.write_text(json.dumps({k: dataclasses.asdict(v) for k, v in results.items()}), encoding="utf-8")
@@ -310,15 +312,17 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         stats = RolloutStats()
         policy.model.eval()
         groups = GroupCounts()
+        progress = Heartbeat(f"iter {iteration + 1} rollout").games(config.tasks_per_iteration, config.rollout.max_steps)
         with torch.no_grad():
             forests = spark_rollout(engine, sampler.next(config.tasks_per_iteration),
-                                    env_factory or (lambda task: env.spawn()), config.rollout, rng, stats)
+                                    env_factory or (lambda task: env.spawn()), config.rollout, rng, stats, progress)
             trained = filter_groups(forests, config.dynamic_sampling, groups)
             while (config.dynamic_sampling == "resample" and len(trained) < config.tasks_per_iteration
                    and groups.rounds < config.resample_rounds):
                 groups.rounds += 1
                 extra = spark_rollout(engine, sampler.next(config.tasks_per_iteration - len(trained)),
-                                      env_factory or (lambda task: env.spawn()), config.rollout, rng, stats)
+                                      env_factory or (lambda task: env.spawn()), config.rollout, rng, stats,
+                                      progress)
                 forests += extra
                 trained += filter_groups(extra, config.dynamic_sampling, groups)
         started = time.perf_counter()
@@ -349,7 +353,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         )
         done = iteration + 1 == config.iterations
         if config.eval_every and (iteration + 1) % config.eval_every == 0 and not done:
-            results = _evaluate(policy, env, config, config.seed)
+            results = _evaluate(policy, env, config, config.seed, f"iter {iteration + 1} evaluation")
             log.write({"kind": "eval", "iteration": iteration + 1, "tag": "during",
                        "results": {k: dataclasses.asdict(v) for k, v in results.items()}})
             plot_run(run_dir)
@@ -368,7 +372,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
                     env_factory.close()
                 raise TrainingDiverged(message)
 
-    after = _evaluate(policy, env, config, config.seed) if config.eval.splits else {}
+    after = _evaluate(policy, env, config, config.seed, "after-RL evaluation") if config.eval.splits else {}
     log.write({"kind": "eval", "iteration": config.iterations, "tag": "after",
                "results": {k: dataclasses.asdict(v) for k, v in after.items()}})
     summary = {

@@ -54,6 +54,7 @@ from transformers import get_linear_schedule_with_warmup
 from sparkrl.config import ConfigError, to_dict
 from sparkrl.data.annotate import AnnotatedTrajectory, RuleAnnotator
 from sparkrl.data.golden import collect_golden, load_jsonl
+from sparkrl.progress import Heartbeat
 from sparkrl.data.teacher import TeacherAnnotator, TeacherConfig
 from sparkrl.envs import make
 from sparkrl.models.loading import free_cores, load
@@ -264,6 +265,7 @@ def run_sft(config: SFTConfig, console: Console | None = None) -> Path:
 
     policy.model.train()
     loss = float("nan")
+    heartbeat = Heartbeat("SFT", stream=console.file, enabled=config.progress and not console.is_terminal)
     with _progress(console, config.progress) as progress, (output_dir / LOG_FILE).open("a") as log:
         bar = progress.add_task("sft", total=total_steps, completed=step, epoch=1, loss="-")
         for epoch in range(step // steps_per_epoch, config.epochs):
@@ -279,6 +281,7 @@ def run_sft(config: SFTConfig, console: Console | None = None) -> Path:
                 record = {"step": step, "epoch": epoch + 1, "lr": lr, **figures}
                 log.write(json.dumps(record) + "\n")
                 progress.update(bar, completed=step, epoch=epoch + 1, loss=f"{loss:.3f}")
+                heartbeat.beat(lambda: f"step {step}/{total_steps}, epoch {epoch + 1}, loss {loss:.3f}")
                 if _checkpoint_due(config, step, steps_per_epoch, total_steps):
                     log.flush()
                     trainer_state = {
