@@ -9,7 +9,11 @@ A response is valid (spark-method.md section 2) iff, after tags are matched:
 - both blocks hold non-whitespace text;
 - only whitespace lies outside the two blocks (leading, trailing and between).
 
-The last rule is ours: the paper only requires the blocks. We allow whitespace alone because
+- (the release's rule, on by default) neither block holds a Chinese character (a CJK unified
+  ideograph, U+4E00..U+9FFF): the official action projection rejects them, because Qwen models
+  drift into Chinese.
+
+The whitespace rule is ours: the paper only requires the blocks. We allow whitespace alone because
 text outside the blocks is free for the model (no reward reads it) and would otherwise grow
 unpunished, costing tokens and context; the -0.1 invalid-step penalty is the signal that
 keeps the format tight. Callers decode responses with special tokens skipped, so an
@@ -39,6 +43,7 @@ INVALID_STEP_PENALTY = 0.1
 Mode = Literal["think", "explore", "none"]
 
 _TAG_PATTERN = re.compile(r"<(/?)(" + "|".join(ALL_TAGS) + r")>")
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
 _SNIPPET_CHARS = 40
 
 
@@ -83,8 +88,9 @@ class _Block:
         return text[self.opening.end : self.closing.start]
 
 
-def parse_response(text: str) -> ParsedResponse:
-    """Parse one response; never raises (a non-string gives an invalid, empty parse)."""
+def parse_response(text: str, reject_chinese: bool = True) -> ParsedResponse:
+    """Parse one response; never raises (a non-string gives an invalid, empty parse).
+    ``reject_chinese=False`` drops the release's no-Chinese-characters rule."""
     if not isinstance(text, str):
         error = f"response is not a string (got {type(text).__name__})"
         return ParsedResponse("none", "", None, False, error, False)
@@ -97,7 +103,7 @@ def parse_response(text: str) -> ParsedResponse:
     action = " ".join(action_block.content(text).split()) if action_block else ""
     reasoning_blocks = [first[name] for name in REASONING_TAGS if first[name] is not None]
     reasoning_block = min(reasoning_blocks, key=lambda b: b.opening.start, default=None)
-    error = _validity_error(text, tags)
+    error = _validity_error(text, tags, reject_chinese)
     return ParsedResponse(
         mode=cast(Mode, reasoning_block.name if reasoning_block else "none"),
         reasoning=reasoning_block.content(text).strip() if reasoning_block else "",
@@ -122,7 +128,7 @@ def _first_blocks(tags: list[_Tag]) -> dict[str, _Block | None]:
     return first
 
 
-def _validity_error(text: str, tags: list[_Tag]) -> str | None:
+def _validity_error(text: str, tags: list[_Tag], reject_chinese: bool) -> str | None:
     """Why the response breaks the format, checking the rules in order; ``None`` if valid."""
     blocks, error = _top_level_blocks(tags)
     if error is not None:
@@ -148,6 +154,10 @@ def _validity_error(text: str, tags: list[_Tag]) -> str | None:
     outside = _first_outside_text(text, blocks)
     if outside:
         return f"text outside the blocks: {outside[:_SNIPPET_CHARS]!r}"
+    if reject_chinese:
+        for block in (reasoning, action):
+            if (match := _CHINESE.search(block.content(text))) is not None:
+                return f"Chinese character {match.group()!r} in the <{block.name}> block"
     return None
 
 

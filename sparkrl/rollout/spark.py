@@ -87,6 +87,9 @@ class RolloutConfig:
     constrain_actions: bool = option(
         False, "decode the <action> span only to admissible commands (token trie; the learner re-applies the mask)"
     )
+    reject_chinese: bool = option(
+        True, "a response with a Chinese character in a block is invalid (the release's projection rule)"
+    )
     pad_to_budget: bool = option(False, "duplicate random leaves so each group has exactly N (flagged)")
     env_workers: int = option(1, "threads stepping the envs of one lock-step (1 = one by one, in-thread)", low=1)
     step_timeout_s: float = option(
@@ -109,7 +112,7 @@ class RolloutConfig:
             )
 
 
-AGENT_FIELDS = ("history_window", "prompt_style", "constrain_actions")
+AGENT_FIELDS = ("history_window", "prompt_style", "constrain_actions", "reject_chinese")
 """The ``RolloutConfig`` fields that fix how the agent reads its prompt and writes its action:
 evaluating a policy must use the ones it was trained with."""
 
@@ -284,7 +287,7 @@ def _step_all(
     stats.policy_calls += 1
     stats.prefill_tokens += sum(len(prompt) for prompt in {tuple(prompt) for prompt in prompts})
 
-    parsed = [parse_response(response.text) for response in responses]
+    parsed = [parse_response(response.text, config.reject_chinese) for response in responses]
     actions = [p.action or "" for p in parsed]
     started = time.perf_counter()
     outcomes = runner.step([(branch.env, action) for branch, action in zip(active, actions)])

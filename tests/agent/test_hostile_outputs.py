@@ -44,6 +44,11 @@ def _action(rng: random.Random, admissible: list[str]) -> str:
     return rng.choice(admissible + ["look", "inventory", "fly to the moon", "take 99 apples"])
 
 
+def _has_chinese(text: str) -> bool:
+    """The release's rule: a CJK ideograph in a block makes the response invalid."""
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
 def _unicode(rng: random.Random, size: int) -> str:
     pool = "aé漢🤖\u200b\u202e\u0301 \t\nÿ\ufeffΩ"
     return "".join(rng.choice(pool) for _ in range(size))
@@ -58,7 +63,8 @@ def _valid(rng: random.Random, admissible: list[str]) -> Case:
     mode = rng.choice(["think", "explore"])
     reasoning = rng.choice(["plan", _unicode(rng, 20), "a < b > c", "x" * rng.randrange(1, 50)]).strip() or "r"
     return Case("valid", f"{rng.choice(['', ' ', chr(10)])}<{mode}>{reasoning}</{mode}>\n"
-                         f"<action>{_action(rng, admissible)}</action>{rng.choice(['', chr(10)])}", True)
+                         f"<action>{_action(rng, admissible)}</action>{rng.choice(['', chr(10)])}",
+                not _has_chinese(reasoning))
 
 
 def _huge(rng: random.Random, admissible: list[str]) -> Case:
@@ -85,7 +91,7 @@ def _unicode_case(rng: random.Random, admissible: list[str]) -> Case:
     action = rng.choice(["\u202ego to cabinet 1", "ouvrir le tiroir 2", "拿起 苹果", "look\x00", "\ud800",
                          _action(rng, admissible) + "\u200b"])
     return Case("unicode", f"<think>{reasoning}</think><action>{action}</action>",
-                None if not action.strip() else True)
+                None if not action.strip() else not _has_chinese(reasoning + action))
 
 
 def _nested(rng: random.Random, admissible: list[str]) -> Case:

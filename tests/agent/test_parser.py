@@ -199,7 +199,9 @@ def _no_tags(text: str) -> bool:
     return not any(tag in text for tag in TAG_STRINGS)
 
 
-TAG_FREE_TEXT = st.text(min_size=1, max_size=80).filter(lambda t: t.strip() and _no_tags(t))
+TAG_FREE_TEXT = st.text(min_size=1, max_size=80).filter(
+    lambda t: t.strip() and _no_tags(t) and not any("\u4e00" <= c <= "\u9fff" for c in t)  # no Chinese: a rule of its own
+)
 TAG_LIKE_TEXT = st.lists(
     st.sampled_from(["<", ">", "/", "think", "action", "explore", " ", "\n", "a"]),
     min_size=1, max_size=10,
@@ -219,3 +221,18 @@ def test_format_response_round_trips(mode: str, reasoning: str, action: str) -> 
     assert parsed.reasoning == reasoning.strip()
     assert parsed.action == " ".join(action.split())
     assert parsed.explore == (mode == "explore")
+
+
+@pytest.mark.parametrize("response, block", [
+    ("<think>去冰箱</think><action>go to fridge 1</action>", "think"),
+    ("<explore>try the 柜子</explore><action>go to cabinet 1</action>", "explore"),
+    ("<think>go to the fridge</think><action>go to 冰箱 1</action>", "action"),
+])
+def test_a_chinese_character_makes_the_response_invalid_by_default(response, block):
+    parsed = parse_response(response)
+    assert not parsed.valid and f"in the <{block}> block" in parsed.error
+    assert parse_response(response, reject_chinese=False).valid
+
+
+def test_other_non_ascii_text_stays_valid():
+    assert parse_response("<think>café — naïve, ½ cup</think><action>go to fridge 1</action>").valid
