@@ -1,9 +1,19 @@
 """Name → environment registry. Built-in envs are registered lazily so that importing
-sparkrl never imports an optional backend (a JVM bridge, TextWorld) the user lacks."""
+sparkrl never imports an optional backend (a JVM bridge, TextWorld) the user lacks.
+
+A user's own env plugs in two ways (docs/custom-env.md): ``register("name", factory)`` from
+their code, or, with no code change anywhere, a name of the form ``"package.module:Factory"``
+or ``"path/to/file.py:Factory"`` wherever an env name is taken (``--env`` of every command,
+``env:`` in a YAML, Ray env workers): it is imported on first use and registered under that
+name."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import re
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from sparkrl.envs.base import TextEnv
@@ -38,9 +48,47 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _import_path(spec: str) -> Any:
+    """The object ``spec`` (``"module:attr"`` or ``"file.py:attr"``) names."""
+    location, _, attr = spec.rpartition(":")
+    if location.endswith(".py"):
+        path = Path(location).expanduser().resolve()
+        if not path.is_file():
+            raise UnknownEnvError(f"env {spec!r}: no file {path}")
+        module_name = f"sparkrl_user_env_{abs(hash(str(path)))}"
+        module = sys.modules.get(module_name)
+        if module is None:
+            loader_spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(loader_spec)  # type: ignore[arg-type]
+            sys.modules[module_name] = module
+            loader_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        try:
+            module = importlib.import_module(location)
+        except ModuleNotFoundError as error:
+            raise UnknownEnvError(f"env {spec!r}: cannot import {location!r} ({error})") from None
+    if not hasattr(module, attr):
+        raise UnknownEnvError(f"env {spec!r}: {location} has no {attr!r}")
+    return getattr(module, attr)
+
+
+def env_label(name: str) -> str:
+    """``name`` made safe for a folder name (an import-path env spec holds ``/`` and ``:``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def is_import_path(name: str) -> bool:
+    """Whether ``name`` is a ``module:Factory`` / ``file.py:Factory`` env spec."""
+    location, colon, attr = name.rpartition(":")
+    return bool(colon and location and attr.isidentifier())
+
+
 def _resolve(name: str) -> EnvFactory:
+    if name not in _REGISTRY and is_import_path(name):
+        register(name, _import_path(name))
     if name not in _REGISTRY:
-        raise UnknownEnvError(f"unknown env {name!r}; registered: {', '.join(available())}")
+        raise UnknownEnvError(f"unknown env {name!r}; registered: {', '.join(available())} "
+                              "(or give your own as package.module:Factory or path/to/file.py:Factory)")
     factory = _REGISTRY[name]
     if isinstance(factory, str):
         module_name, _, attr = factory.partition(":")

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sparkrl.config import to_dict
+from sparkrl.envs.registry import env_label
 from sparkrl.models.loading import cache_dir, load
 from sparkrl.models.policy import Policy
 from sparkrl.rollout.spark import agent_fields
@@ -46,7 +47,7 @@ def cached_sft_dir(sft: SFTConfig) -> Path:
     identity["code"] = _code_digest(SFT_DATA_MODULES)
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     model = Path(sft.model).name or sft.model
-    return cache_dir() / "sft" / f"{sft.env}-{model}-{key}"
+    return cache_dir() / "sft" / f"{env_label(sft.env)}-{model}-{key}"
 
 
 def initial_policy(config: TrainConfig, console: Console) -> Policy:

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from sparkrl.config import to_dict
 from sparkrl.envs import make
+from sparkrl.envs.registry import env_label
 from sparkrl.envs.base import Task, TextEnv
 from sparkrl.eval.evaluate import SplitResult, evaluate
 from sparkrl.eval.stats import Interval, paired_difference_ci, wilson_text
@@ -83,7 +84,7 @@ class TaskSampler:
 
 def default_run_dir(config: TrainConfig) -> Path:
     model = Path(config.model).name or config.model
-    return Path("runs") / f"{config.algo}-{config.env}-{model}-s{config.seed}"
+    return Path("runs") / f"{config.algo}-{env_label(config.env)}-{model}-s{config.seed}"
 
 
 def _write_config(config: TrainConfig, run_dir: Path, command: str) -> None:
