@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install sparkrl and everything its default test suite needs on a fresh Debian/Ubuntu machine.
 # CPU torch is pinned: an unpinned torch pulls gigabytes of CUDA wheels. On a GPU machine install
-# the CUDA torch of your choice first, then run `pip install -e ".[dev,envs,scale]"` (add `vllm` for GPU rollouts).
+# the CUDA torch of your choice first, then run `pip install -e ".[dev,envs,scale,wandb]"` (add `vllm` for GPU rollouts).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,5 +21,5 @@ fi
 
 python3 -m pip install -q --upgrade pip
 python3 -m pip install -q "torch==2.13.0"
-python3 -m pip install -q -e ".[dev,envs,scale]"
+python3 -m pip install -q -e ".[dev,envs,scale,wandb]"
 echo "sparkrl installed: $(python3 -c 'import sparkrl; print(sparkrl.__version__)')"

@@ -12,6 +12,7 @@ from sparkrl.data.annotate import ANNOTATION_STYLES
 from sparkrl.envs.base import SPLITS
 from sparkrl.rollout.spark import RolloutConfig
 from sparkrl.train.group_filter import DYNAMIC_SAMPLING_MODES
+from sparkrl.train.run_log import LOGGERS
 
 ALGOS = ("spark", "grpo", "gigpo", "fixed", "entropy")
 ENGINES = ("auto", "hf", "vllm")
@@ -98,6 +99,9 @@ class TrainConfig:
     save_every: int = option(10, "checkpoint every this many iterations (0 = only at the end)", low=0)
     eval_every: int = option(0, "evaluate every this many iterations (0 = only before and after)", low=0)
     threads: int = option(0, "torch threads (0 = the free cores)", low=0)
+    logger: str = option("tensorboard", "metrics sink beside metrics.jsonl: tensorboard, wandb (W&B and "
+                         "TensorBoard; $WANDB_MODE=offline for no network) or none", choices=LOGGERS)
+    wandb_project: str = option("sparkrl", "W&B project of `logger: wandb` runs")
     workers: int = option(0, "Ray env worker processes stepping envs in parallel (0 or 1 = in-process)", low=0)
     worker_timeout: float = option(
         300.0, "seconds an env worker may take for one call (reset, step, fork) before the run stops", low=1.0

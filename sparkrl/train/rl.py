@@ -289,7 +289,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     if resume:
         _report_resume(console, run_dir, found)
         restore_metrics(run_dir / "metrics.jsonl", found[1]["metrics"] if found else [])
-    log = RunLog(run_dir)
+    log = RunLog(run_dir, config.logger, config.wandb_project, to_dict(config))
     if found is not None:
         folder, state = found
         optimizer.load_state_dict(state["optimizer"])
@@ -357,7 +357,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
             results = _evaluate(policy, env, config, config.seed, f"iter {iteration + 1} evaluation")
             log.write({"kind": "eval", "iteration": iteration + 1, "tag": "during",
                        "results": {k: dataclasses.asdict(v) for k, v in results.items()}})
-            plot_run(run_dir)
+            log.image("learning_curves", plot_run(run_dir))
         if done or guard.tripped or (config.save_every and (iteration + 1) % config.save_every == 0):
             saved = _save(run_dir, iteration + 1, policy, console, {
                 "iteration": iteration + 1, "optimizer": optimizer.state_dict(), "rng": rng_state(rng), "sampler": sampler.state(),
@@ -381,7 +381,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
         "after": {k: dataclasses.asdict(v) for k, v in after.items()},
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    plot_run(run_dir)
+    log.image("learning_curves", plot_run(run_dir))
     log.close()
     env.close()
     if env_factory:

@@ -1,23 +1,47 @@
-"""Metrics of a run: one JSON line per record in `metrics.jsonl`, mirrored to TensorBoard."""
+"""Metrics of a run: one JSON line per record in `metrics.jsonl`, mirrored to TensorBoard and,
+when asked, to Weights & Biases (the logger most RL papers use; `pip install 'sparkrl[wandb]'`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 
-class RunLog:
-    """Append-only metrics log of one run folder."""
+LOGGERS = ("tensorboard", "wandb", "none")
+"""``tensorboard``: metrics.jsonl + TensorBoard; ``wandb``: both and W&B; ``none``: metrics.jsonl."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+
+class RunLog:
+    """Append-only metrics log of one run folder.
+
+    With ``logger="wandb"`` the run is a W&B run whose id is derived from the run folder, so a
+    ``--resume`` continues the same W&B run; ``$WANDB_MODE=offline`` keeps it on disk (under
+    ``<run>/wandb``) for a later ``wandb sync``. ``wandb_config`` is logged as the run's config.
+    """
+
+    def __init__(self, run_dir: Path, logger: str = "tensorboard", project: str = "sparkrl",
+                 wandb_config: dict[str, Any] | None = None) -> None:
+        if logger not in LOGGERS:
+            raise ValueError(f"unknown logger {logger!r}; expected one of {', '.join(LOGGERS)}")
         self.path = run_dir / "metrics.jsonl"
         self._writer = None
-        if tensorboard:
+        self._wandb: Any = None
+        if logger in ("tensorboard", "wandb"):
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+        if logger == "wandb":
+            try:
+                import wandb
+            except ImportError as error:
+                raise ImportError("logger 'wandb' needs the wandb package: pip install 'sparkrl[wandb]'") from error
+            folder = run_dir.resolve()
+            run_id = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+            self._wandb = wandb.init(project=project, name=folder.name, id=run_id, resume="allow",
+                                     dir=str(folder), config=wandb_config or {})
 
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` (must hold `kind` and `iteration`); scalars also go to TensorBoard."""
@@ -30,6 +54,17 @@ class RunLog:
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                     self._writer.add_scalar(f"{record['kind']}/{key}", value, step)
             self._writer.flush()
+        if self._wandb is not None:
+            scalars = {f"{record['kind']}/{key}": value for key, value in _flatten(record).items()
+                       if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
+            self._wandb.log(scalars, step=int(record.get("iteration", 0)))
+
+    def image(self, name: str, path: Path | None) -> None:
+        """Attach a PNG (the learning curves) to the W&B run; the run folder has it already."""
+        if self._wandb is not None and path is not None and path.exists():
+            import wandb
+
+            self._wandb.log({name: wandb.Image(str(path))})
 
     def records(self, kind: str | None = None) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -41,6 +76,9 @@ class RunLog:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+            self._wandb = None
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
