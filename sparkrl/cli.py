@@ -39,7 +39,8 @@ def _train_config(args: argparse.Namespace):
         raise SystemExit("sparkrl train: give --config or --preset, not both")
     path = args.config or (_preset_path(args.preset) if args.preset else None)
     config = load_yaml(TrainConfig, path) if path else TrainConfig()
-    overrides = {name: getattr(args, name) for name in ("env", "model", "seed", "iterations", "run_dir", "workers", "lora_r", "engine")
+    overrides = {name: getattr(args, name) for name in ("env", "model", "seed", "iterations", "run_dir", "workers", "lora_r", "engine",
+                                                       "logger")
                  if getattr(args, name) is not None}
     config = dataclasses.replace(config, **overrides)
     if args.algo:
@@ -100,6 +101,23 @@ def _view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from sparkrl.export import export_run
+
+    try:
+        result = export_run(args.run, args.out, checkpoint=args.checkpoint)
+    except (FileNotFoundError, ValueError) as error:
+        if args.debug or os.environ.get(DEBUG_ENV) == "1":
+            raise
+        print(f"sparkrl export: {error}", file=sys.stderr)
+        return 2
+    for reason in result.skipped:
+        print(f"unusable checkpoint, exported the previous one: {reason}", file=sys.stderr)
+    merged = ", LoRA merged" if result.merged_lora else ""
+    print(f"{result.out} (from {result.checkpoint.name}{merged}; stops at </action> by {result.stop.how})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sparkrl.config import non_negative_int
 
@@ -121,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_env)
 
     train = commands.add_parser(
-        "train", help="cold-start SFT, Spark RL and evaluation before/after (defaults: household + tiny)"
+        "train", help="cold-start SFT, Spark RL and evaluation before/after (defaults: household-small + tiny)"
     )
     train.add_argument("--config", help="experiment YAML (see configs/)")
     train.add_argument("--preset", help="a named experiment in configs/, e.g. smoke")
@@ -135,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, help="Ray env worker processes stepping envs in parallel (0/1 = in-process)")
     train.add_argument("--lora-r", dest="lora_r", type=int, help="train LoRA adapters of this rank (0 = full fine-tuning)")
     train.add_argument("--engine", choices=("auto", "hf", "vllm"), help="rollout generation engine (auto: vLLM on CUDA)")
+    train.add_argument("--logger", choices=("tensorboard", "wandb", "none"),
+                       help="metrics sink beside metrics.jsonl (wandb: W&B and TensorBoard)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     train.set_defaults(handler=_train)
 
@@ -163,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--iteration", type=int, help="embed only this iteration (default: all, sampled evenly past 24)")
     view.add_argument("--out", help="output HTML file (default: RUN/viewer.html)")
     view.set_defaults(handler=_view)
+
+    export = commands.add_parser(
+        "export", help="write a plain Hugging Face model folder (LoRA merged, tokenizer, generation config, "
+                       "model card) from a run's newest complete checkpoint"
+    )
+    export.add_argument("run", metavar="RUN_DIR", help="run folder (holds config.yaml and checkpoints/)")
+    export.add_argument("--out", required=True, metavar="DIR", help="new or empty folder to write")
+    export.add_argument("--checkpoint", metavar="DIR", help="export this checkpoint (an iter-N folder) instead of the newest")
+    export.set_defaults(handler=_export)
     return parser
 
 
