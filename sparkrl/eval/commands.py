@@ -33,8 +33,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("what to evaluate (one of)")
     source.add_argument("--run", metavar="DIR", help="run folder: its newest complete checkpoint and its config")
     source.add_argument("--checkpoint", metavar="DIR", help="a checkpoints/iter-N folder (or its model folder)")
-    source.add_argument("--model", metavar="SPEC", help="any model spec: tiny, smollm2-135m, an HF folder, a hub name")
-    protocol = parser.add_argument_group("protocol (defaults: the run's eval config, else 30 games, T=0.4)")
+    source.add_argument("--model", metavar="SPEC",
+                        help="any model spec: tiny, smollm2-135m, an HF folder, a hub name; or openai:MODEL, a "
+                             "model behind an OpenAI-compatible chat endpoint (with --run: that run's settings)")
+    protocol = parser.add_argument_group("protocol (defaults: the run's eval config, else 100 games, T=0.4)")
     protocol.add_argument("--env", help="environment (default: the run's env, else household)")
     protocol.add_argument("--split", type=_name_list, help="comma-separated splits, e.g. L0,L1,L2")
     protocol.add_argument("--games", type=non_negative_int, help="games per split (0 = the whole split)")
@@ -42,6 +44,19 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     protocol.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="longest response in tokens")
     protocol.add_argument("--max-steps", dest="max_steps", type=int, help="horizon K in env steps")
     protocol.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    protocol.add_argument("--prompt-style", dest="prompt_style", choices=("paper", "compact"),
+                          help="prompt layout (default: the run's, else compact as `sparkrl train` uses)")
+    api = parser.add_argument_group("API models (--model openai:MODEL; key from $OPENAI_API_KEY)")
+    api.add_argument("--base-url", dest="base_url", metavar="URL",
+                     help="OpenAI-compatible API root up to /v1 (default: $OPENAI_BASE_URL, else "
+                          "https://api.openai.com/v1)")
+    api.add_argument("--concurrency", metavar="N", type=int, default=4, help="requests in flight at once (default: 4)")
+    api.add_argument("--request-timeout", dest="request_timeout", metavar="S", type=float, default=60.0,
+                     help="per-request timeout in seconds (default: 60)")
+    api.add_argument("--retries", metavar="N", type=non_negative_int, default=3,
+                     help="extra attempts of a failed request before it counts as an invalid reply (default: 3)")
+    api.add_argument("--retry-backoff", dest="retry_backoff", metavar="S", type=float, default=0.5,
+                     help="seconds before the first retry, doubling at each further one (default: 0.5)")
     extra = parser.add_argument_group("beyond one sample per game")
     extra.add_argument("--samples", type=non_negative_int, default=0, help="n samples per game for pass@k (0 = off)")
     extra.add_argument("--k", type=_int_list, help="k values of pass@k, e.g. 1,5 (default: 1,n)")
@@ -82,25 +97,47 @@ def eval_command(args: argparse.Namespace) -> int:
 
     from sparkrl.envs import make
     from sparkrl.eval.runner import evaluation_document, print_report, resolve_source, run_evaluation
+    from sparkrl.models.api_policy import ApiConfig, ApiPolicy
     from sparkrl.models.loading import load
-
-    try:
-        source = resolve_source(args.run, args.checkpoint, args.model)
-        request = _eval_request(args, source.config)
-    except ConfigError as error:
-        print(f"sparkrl eval: {error}", file=sys.stderr)
-        return 2
-    env_name = args.env or (source.config.env if source.config is not None else "household")
-    policy = load(source.spec, threads=args.threads or None)
-    policy.model.eval()
     from sparkrl.rollout.spark import agent_fields
     from sparkrl.train.config import TrainConfig
 
-    # A bare model is read and prompted the way `sparkrl train` would by default.
+    try:
+        source = resolve_source(args.run, args.checkpoint, args.model)
+        if args.base_url and source.source != "api":
+            raise ConfigError("--base-url applies to an API model only (--model openai:MODEL)")
+        request = _eval_request(args, source.config)
+        api_config = (ApiConfig.from_spec(source.spec, args.base_url, concurrency=args.concurrency,
+                                          request_timeout_s=args.request_timeout, retries=args.retries,
+                                          backoff_s=args.retry_backoff)
+                      if source.source == "api" else None)
+    except ConfigError as error:
+        print(f"sparkrl eval: {error}", file=sys.stderr)
+        return 2
+    # A bare model plays the env and is prompted the way `sparkrl train` would by default.
+    env_name = args.env or (source.config or TrainConfig()).env
     agent = agent_fields((source.config or TrainConfig()).rollout)
-    with make(env_name, max_steps=request.max_steps) as env:
-        splits = run_evaluation(policy, env, request, agent)
-    document = evaluation_document(source, env_name, request, splits)
+    if args.prompt_style:
+        agent["prompt_style"] = args.prompt_style
+    notes = []
+    if api_config is not None:
+        policy = ApiPolicy(api_config)
+        if agent["constrain_actions"]:
+            # Token masks over the admissible actions need the model's logits: impossible over HTTP.
+            agent["constrain_actions"] = False
+            notes.append("constrained decoding is off: an API model decodes freely, so its invalid and "
+                         "inadmissible replies count as they are")
+    else:
+        policy = load(source.spec, threads=args.threads or None)
+        policy.model.eval()
+    try:
+        with make(env_name, max_steps=request.max_steps) as env:
+            splits = run_evaluation(policy, env, request, agent)
+    finally:
+        if api_config is not None:
+            policy.close()
+    api = None if api_config is None else {**api_config.describe(), **policy.stats.to_json(), "notes": notes}
+    document = evaluation_document(source, env_name, request, splits, agent, api)
     print_report(Console(), document)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,10 @@
 pass@k and test-time branching, and report it as a JSON-ready dict and a printed table.
 
 The model comes from a run folder (its newest complete checkpoint, or a chosen one; env and
-protocol defaults from its ``config.yaml``), a checkpoint folder, or any ``load()`` spec.
+protocol defaults from its ``config.yaml``), a checkpoint folder, any ``load()`` spec, or an
+OpenAI-compatible endpoint (``openai:MODEL``, ``sparkrl.models.api_policy``; with ``--run`` the
+run's prompt and protocol settings are used, e.g. for that run's checkpoint served by vLLM).
+The report says which: ``"source": "local"`` or ``"api"`` (with the endpoint's counters).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class ModelSource:
     spec: str
     label: str
     config: TrainConfig | None = None
+    source: str = "local"
+    """``local`` (a model sparkrl loads) or ``api`` (``openai:MODEL``, served elsewhere)."""
 
 
 def _run_config(run_dir: Path) -> TrainConfig | None:
@@ -64,9 +69,21 @@ def _run_config(run_dir: Path) -> TrainConfig | None:
 
 def resolve_source(run: str | None, checkpoint: str | None, model: str | None) -> ModelSource:
     """The model named by ``--run`` (newest complete checkpoint), ``--checkpoint`` (an
-    ``iter-N`` folder or its ``model`` folder) or ``--model`` (any ``load()`` spec)."""
+    ``iter-N`` folder or its ``model`` folder) or ``--model`` (any ``load()`` spec, or
+    ``openai:MODEL``, which may come with ``--run`` for that run's prompt and protocol)."""
+    from sparkrl.models.api_policy import api_model_name, is_api_spec
     from sparkrl.train.checkpoint import latest_checkpoint
 
+    if is_api_spec(model):
+        api_model_name(model)
+        if checkpoint is not None:
+            raise ConfigError("--model openai:MODEL excludes --checkpoint (serve the checkpoint, then give "
+                              "--run for its run's settings)")
+        if run is None:
+            return ModelSource(model, f"{model} (API)", source="api")
+        if not (Path(run) / "config.yaml").is_file():
+            raise ConfigError(f"--run: {run} is not a run folder (no config.yaml)")
+        return ModelSource(model, f"{model} (API, settings of {run})", _run_config(Path(run)), source="api")
     if model is not None:
         if run is not None or checkpoint is not None:
             raise ConfigError("--model excludes --run and --checkpoint")
@@ -120,10 +137,19 @@ def run_evaluation(policy: SamplingPolicy, env: TextEnv, request: EvalRequest,
 
 
 def evaluation_document(source: ModelSource, env_name: str, request: EvalRequest,
-                        splits: dict[str, Any]) -> dict[str, Any]:
-    """The ``--json`` document: what was evaluated, how, and the per-split figures."""
-    return {"model": source.spec, "label": source.label, "env": env_name, "request": to_dict(request),
-            "splits": splits}
+                        splits: dict[str, Any], agent: dict[str, Any] | None = None,
+                        api: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``--json`` document: what was evaluated (``source``: local or api), how (the request,
+    the agent's prompt/action settings), the per-split figures, and for an API model the
+    endpoint's settings and counters (``api``: retries, failures, tokens from ``usage``)."""
+    document = {"model": source.spec, "label": source.label, "source": source.source, "env": env_name,
+                "request": to_dict(request)}
+    if agent is not None:
+        document["agent"] = dict(agent)
+    document["splits"] = splits
+    if api is not None:
+        document["api"] = api
+    return document
 
 
 def print_report(console: Console, document: dict[str, Any]) -> None:
@@ -144,6 +170,18 @@ def print_report(console: Console, document: dict[str, Any]) -> None:
                   f"{result['explore_ratio']:.1%}", f"{result['repetition_ratio']:.1%}", f"{result['invalid_rate']:.1%}"]
         table.add_row(*cells)
     console.print(table)
+    api = document.get("api")
+    if api is not None:
+        errors = ", ".join(f"{kind} {count}" for kind, count in api["errors"].items()) or "none"
+        console.print(f"API run: {api['model']} at {api['base_url']}: {api['completions']} completions in "
+                      f"{api['requests']} requests, {api['api_retries']} retries, {api['api_failures']} failed "
+                      f"(scored invalid); errors: {errors}; tokens (from usage): {api['prompt_tokens']} prompt, "
+                      f"{api['completion_tokens']} completion"
+                      + (f"; {api['missing_usage']} replies without usage" if api["missing_usage"] else ""),
+                      markup=False, highlight=False)
+        if api.get("notes"):
+            for note in api["notes"]:
+                console.print(f"note: {note}", markup=False, highlight=False)
     if request["samples"] or request["branching"]:
         console.print(_beyond_one_sample_table(splits, request))
     by_type = Table(title="success by task type")
