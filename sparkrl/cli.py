@@ -89,6 +89,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sft(args: argparse.Namespace) -> int:
+    from sparkrl.train.sft import run_sft
+    from sparkrl.train.sft_config import sft_config_from_args
+
+    print(run_sft(sft_config_from_args(args)))
+    return 0
+
+
 def _view(args: argparse.Namespace) -> int:
     from sparkrl.viz.viewer import write_viewer
 
@@ -159,10 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     sft = commands.add_parser("sft", help="cold-start SFT on annotated expert trajectories")
-    from sparkrl.train.sft_config import add_sft_arguments, sft_command
+    from sparkrl.train.sft_config import add_sft_arguments
 
     add_sft_arguments(sft)
-    sft.set_defaults(handler=sft_command)
+    sft.set_defaults(handler=_sft)
 
     from sparkrl.eval.commands import add_compare_arguments, add_eval_arguments, compare_command, eval_command
 

@@ -87,10 +87,3 @@ def sft_config_from_args(args: argparse.Namespace) -> SFTConfig:
     """The ``SFTConfig`` parsed by a parser that ``add_sft_arguments`` set up."""
     return SFTConfig(**{field.name: getattr(args, field.name) for field in dataclasses.fields(SFTConfig)})
 
-
-def sft_command(args: argparse.Namespace) -> int:
-    """The ``sparkrl sft`` subcommand: run the SFT and print the model folder."""
-    from sparkrl.train.sft import run_sft
-
-    print(run_sft(sft_config_from_args(args)))
-    return 0
