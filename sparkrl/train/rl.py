@@ -260,12 +260,43 @@ def _env_workers(config: TrainConfig) -> Any:
                          call_timeout=config.worker_timeout)
 
 
-def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl train",
-          console: Console | None = None) -> Path:
-    """Run ``config`` to the end (or continue a run folder with ``resume``); returns the run folder."""
+@dataclasses.dataclass
+class _Run:
+    """Everything one run holds between iterations (what a checkpoint saves, and the handles)."""
+
+    config: TrainConfig
+    run_dir: Path
+    console: Console
+    env: TextEnv
+    env_factory: Any
+    policy: Any
+    reference: Any
+    engine: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    guard: NonFiniteGuard
+    sampler: TaskSampler
+    rng: random.Random
+    log: RunLog
+    start: int = 0
+    before: dict[str, SplitResult] | None = None
+
+    def close(self) -> None:
+        self.log.close()
+        self.env.close()
+        if self.env_factory:
+            self.env_factory.close()
+
+
+def _results(results: dict[str, SplitResult] | None) -> dict[str, Any] | None:
+    return {k: dataclasses.asdict(v) for k, v in results.items()} if results is not None else None
+
+
+def _setup(config: TrainConfig, resume: bool, command: str, console: Console) -> _Run:
+    """The run folder, env, policy and its KL reference, optimizer and schedule; restored from
+    the newest checkpoint on ``resume``, else evaluated once before RL."""
     from sparkrl.models.vllm_engine import select_engine
 
-    console = console or Console()
     run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
     if not resume and (run_dir / "metrics.jsonl").exists():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume or choose --run-dir")
@@ -284,107 +315,125 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl 
     scheduler = warmup_scheduler(optimizer, config.optim.warmup_iterations)
     guard = NonFiniteGuard(config.optim.max_nonfinite_updates)
     sampler = TaskSampler(env.tasks("train"), config.seed)
-    start = 0
-    before: dict[str, SplitResult] | None = None
     if resume:
         _report_resume(console, run_dir, found)
         restore_metrics(run_dir / "metrics.jsonl", found[1]["metrics"] if found else [])
     log = RunLog(run_dir, config.logger, config.wandb_project, to_dict(config))
+    run = _Run(config, run_dir, console, env, env_factory, policy, reference, engine, optimizer, scheduler,
+               guard, sampler, rng, log)
     if found is not None:
-        folder, state = found
+        state = found[1]
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         guard.streak = state["nonfinite_streak"]
         restore_rng_state(rng, state["rng"])
         sampler.restore(state["sampler"])
-        start = state["iteration"]
-        before = {k: SplitResult(**v) for k, v in state["before"].items()} if state["before"] else None
-    elif config.eval.splits:
-        before = _evaluate_start(policy, env, config, console)
-        log.write({"kind": "eval", "iteration": 0, "tag": "before",
-                   "results": {k: dataclasses.asdict(v) for k, v in before.items()}})
-    if found is None:
-        # The cold-start SFT and the before-RL evaluation draw from torch's RNG only when they
-        # are not cached: re-seed so a seed gives the same RL run either way.
-        torch.manual_seed(config.seed)
+        run.start = state["iteration"]
+        run.before = {k: SplitResult(**v) for k, v in state["before"].items()} if state["before"] else None
+        return run
+    if config.eval.splits:
+        run.before = _evaluate_start(policy, env, config, console)
+        log.write({"kind": "eval", "iteration": 0, "tag": "before", "results": _results(run.before)})
+    # The cold-start SFT and the before-RL evaluation draw from torch's RNG only when they are
+    # not cached: re-seed so a seed gives the same RL run either way.
+    torch.manual_seed(config.seed)
+    return run
 
-    learner_temperature = config.rollout.temperature or 1.0
-    for iteration in range(start, config.iterations):
-        stats = RolloutStats()
-        policy.model.eval()
-        groups = GroupCounts()
-        progress = Heartbeat(f"iter {iteration + 1} rollout").games(config.tasks_per_iteration, config.rollout.max_steps)
-        with torch.no_grad():
-            forests = spark_rollout(engine, sampler.next(config.tasks_per_iteration),
-                                    env_factory or (lambda task: env.spawn()), config.rollout, rng, stats, progress)
-            trained = filter_groups(forests, config.dynamic_sampling, groups)
-            while (config.dynamic_sampling == "resample" and len(trained) < config.tasks_per_iteration
-                   and groups.rounds < config.resample_rounds):
-                groups.rounds += 1
-                extra = spark_rollout(engine, sampler.next(config.tasks_per_iteration - len(trained)),
-                                      env_factory or (lambda task: env.spawn()), config.rollout, rng, stats,
-                                      progress)
-                forests += extra
-                trained += filter_groups(extra, config.dynamic_sampling, groups)
-        started = time.perf_counter()
-        rows = build_rows(trained, config.estimator, config.advantage)
-        if config.loss.kl_coef > 0:
-            reference.model.eval()
-            attach_reference_logprobs(reference, rows, learner_temperature, config.optim.micro_batch_tokens)
-        update = update_policy(
-            policy, optimizer, rows, config.loss, temperature=learner_temperature,
-            epochs=config.optim.ppo_epochs, minibatches=config.optim.minibatches,
-            grad_clip=config.optim.grad_clip, micro_batch_tokens=config.optim.micro_batch_tokens, rng=rng,
-        )
-        scheduler.step()
-        if engine is not policy:
-            engine.sync_weights(policy.model)
-        record = _iteration_record(iteration + 1, forests, stats, update, time.perf_counter() - started)
-        record.update(groups.as_metrics())
-        record.update(guard.observe(iteration + 1, update))
-        log.write(record)
-        _warn_faults(console, iteration + 1, stats, record)
-        (run_dir / "trees").mkdir(exist_ok=True)
-        save_forests(forests, run_dir / "trees" / f"iter-{iteration + 1:06d}.jsonl")
-        console.print(
-            f"iter {iteration + 1}/{config.iterations}  success {record['success']:.2f}  "
-            f"leaves/task {record['leaves_per_task']:.1f}  explore {record['explore_ratio']:.2f}  "
-            f"invalid {record['invalid_rate']:.2f}  loss {record.get('loss', 0.0):+.4f}  "
-            f"rollout {record['rollout_seconds']:.1f}s  update {record['update_seconds']:.1f}s"
-        )
-        done = iteration + 1 == config.iterations
-        if config.eval_every and (iteration + 1) % config.eval_every == 0 and not done:
-            results = _evaluate(policy, env, config, config.seed, f"iter {iteration + 1} evaluation")
-            log.write({"kind": "eval", "iteration": iteration + 1, "tag": "during",
-                       "results": {k: dataclasses.asdict(v) for k, v in results.items()}})
-            log.image("learning_curves", plot_run(run_dir))
-        if done or guard.tripped or (config.save_every and (iteration + 1) % config.save_every == 0):
-            saved = _save(run_dir, iteration + 1, policy, console, {
-                "iteration": iteration + 1, "optimizer": optimizer.state_dict(), "rng": rng_state(rng), "sampler": sampler.state(),
-                "before": {k: dataclasses.asdict(v) for k, v in before.items()} if before else None,
-                "scheduler": scheduler.state_dict(), "nonfinite_streak": guard.streak, "metrics": log.records(),
-            })
-            if guard.tripped:
-                message = guard.message(iteration + 1, saved, run_dir)
-                console.print(f"[bold red]{message}[/bold red]")
-                log.close()
-                env.close()
-                if env_factory:
-                    env_factory.close()
-                raise TrainingDiverged(message)
 
-    after = _evaluate(policy, env, config, config.seed, "after-RL evaluation") if config.eval.splits else {}
-    log.write({"kind": "eval", "iteration": config.iterations, "tag": "after",
-               "results": {k: dataclasses.asdict(v) for k, v in after.items()}})
-    summary = {
-        "before": {k: dataclasses.asdict(v) for k, v in before.items()} if before else None,
-        "after": {k: dataclasses.asdict(v) for k, v in after.items()},
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    log.image("learning_curves", plot_run(run_dir))
-    log.close()
-    env.close()
-    if env_factory:
-        env_factory.close()
-    _print_summary(console, before, after)
-    return run_dir
+def _rollout(run: _Run, iteration: int, stats: RolloutStats, groups: GroupCounts) -> tuple[list, list]:
+    """This iteration's forests, and the groups the update trains on (dynamic sampling may drop
+    zero-variance groups, and ``resample`` roll out more tasks to replace them)."""
+    config, make_env = run.config, run.env_factory or (lambda task: run.env.spawn())
+    progress = Heartbeat(f"iter {iteration} rollout").games(config.tasks_per_iteration, config.rollout.max_steps)
+    run.policy.model.eval()
+    with torch.no_grad():
+        forests = spark_rollout(run.engine, run.sampler.next(config.tasks_per_iteration), make_env,
+                                config.rollout, run.rng, stats, progress)
+        trained = filter_groups(forests, config.dynamic_sampling, groups)
+        while (config.dynamic_sampling == "resample" and len(trained) < config.tasks_per_iteration
+               and groups.rounds < config.resample_rounds):
+            groups.rounds += 1
+            extra = spark_rollout(run.engine, run.sampler.next(config.tasks_per_iteration - len(trained)),
+                                  make_env, config.rollout, run.rng, stats, progress)
+            forests += extra
+            trained += filter_groups(extra, config.dynamic_sampling, groups)
+    return forests, trained
+
+
+def _update(run: _Run, trained: list) -> dict[str, float]:
+    """Advantages → rows (with the reference's log-probs for the KL term) → PPO epochs."""
+    config, temperature = run.config, run.config.rollout.temperature or 1.0
+    rows = build_rows(trained, config.estimator, config.advantage)
+    if config.loss.kl_coef > 0:
+        run.reference.model.eval()
+        attach_reference_logprobs(run.reference, rows, temperature, config.optim.micro_batch_tokens)
+    update = update_policy(
+        run.policy, run.optimizer, rows, config.loss, temperature=temperature,
+        epochs=config.optim.ppo_epochs, minibatches=config.optim.minibatches,
+        grad_clip=config.optim.grad_clip, micro_batch_tokens=config.optim.micro_batch_tokens, rng=run.rng,
+    )
+    run.scheduler.step()
+    if run.engine is not run.policy:
+        run.engine.sync_weights(run.policy.model)
+    return update
+
+
+def _iteration(run: _Run, iteration: int) -> None:
+    """One RL iteration: rollout, update, metrics and trees, optional evaluation, checkpoint."""
+    config, stats, groups = run.config, RolloutStats(), GroupCounts()
+    forests, trained = _rollout(run, iteration, stats, groups)
+    started = time.perf_counter()
+    update = _update(run, trained)
+    record = _iteration_record(iteration, forests, stats, update, time.perf_counter() - started)
+    record.update(groups.as_metrics())
+    record.update(run.guard.observe(iteration, update))
+    run.log.write(record)
+    _warn_faults(run.console, iteration, stats, record)
+    (run.run_dir / "trees").mkdir(exist_ok=True)
+    save_forests(forests, run.run_dir / "trees" / f"iter-{iteration:06d}.jsonl")
+    run.console.print(
+        f"iter {iteration}/{config.iterations}  success {record['success']:.2f}  "
+        f"leaves/task {record['leaves_per_task']:.1f}  explore {record['explore_ratio']:.2f}  "
+        f"invalid {record['invalid_rate']:.2f}  loss {record.get('loss', 0.0):+.4f}  "
+        f"rollout {record['rollout_seconds']:.1f}s  update {record['update_seconds']:.1f}s"
+    )
+    done = iteration == config.iterations
+    if config.eval_every and iteration % config.eval_every == 0 and not done:
+        results = _evaluate(run.policy, run.env, config, config.seed, f"iter {iteration} evaluation")
+        run.log.write({"kind": "eval", "iteration": iteration, "tag": "during", "results": _results(results)})
+        run.log.image("learning_curves", plot_run(run.run_dir))
+    if done or run.guard.tripped or (config.save_every and iteration % config.save_every == 0):
+        saved = _save(run.run_dir, iteration, run.policy, run.console, {
+            "iteration": iteration, "optimizer": run.optimizer.state_dict(), "rng": rng_state(run.rng),
+            "sampler": run.sampler.state(), "before": _results(run.before) if run.before else None,
+            "scheduler": run.scheduler.state_dict(), "nonfinite_streak": run.guard.streak,
+            "metrics": run.log.records(),
+        })
+        if run.guard.tripped:
+            message = run.guard.message(iteration, saved, run.run_dir)
+            run.console.print(f"[bold red]{message}[/bold red]")
+            raise TrainingDiverged(message)
+
+
+def _finish(run: _Run) -> None:
+    """The after-RL evaluation, summary.json, the learning curves and the summary table."""
+    config = run.config
+    after = _evaluate(run.policy, run.env, config, config.seed, "after-RL evaluation") if config.eval.splits else {}
+    run.log.write({"kind": "eval", "iteration": config.iterations, "tag": "after", "results": _results(after)})
+    summary = {"before": _results(run.before) if run.before else None, "after": _results(after)}
+    (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    run.log.image("learning_curves", plot_run(run.run_dir))
+    _print_summary(run.console, run.before, after)
+
+
+def train(config: TrainConfig, *, resume: bool = False, command: str = "sparkrl train",
+          console: Console | None = None) -> Path:
+    """Run ``config`` to the end (or continue a run folder with ``resume``); returns the run folder."""
+    run = _setup(config, resume, command, console or Console())
+    try:
+        for iteration in range(run.start + 1, config.iterations + 1):
+            _iteration(run, iteration)
+        _finish(run)
+    finally:
+        run.close()
+    return run.run_dir
