@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sft_arguments(sft)
     sft.set_defaults(handler=_sft)
 
-    from sparkrl.eval.commands import add_compare_arguments, add_eval_arguments, compare_command, eval_command
+    from sparkrl.experiments.commands import add_compare_arguments, add_eval_arguments, compare_command, eval_command
 
     evaluation = commands.add_parser(
         "eval", help="success per split and task type of any checkpoint or model (paper protocol), "

@@ -70,7 +70,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _eval_request(args: argparse.Namespace, config):
-    from sparkrl.eval.runner import EvalRequest
+    from sparkrl.experiments.runner import EvalRequest
     from sparkrl.eval.test_time import BranchingConfig
     from sparkrl.train.config import EvalConfig
 
@@ -96,7 +96,7 @@ def eval_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from sparkrl.envs import make
-    from sparkrl.eval.runner import evaluation_document, print_report, resolve_source, run_evaluation
+    from sparkrl.experiments.runner import evaluation_document, print_report, resolve_source, run_evaluation
     from sparkrl.models.api_policy import ApiConfig, ApiPolicy
     from sparkrl.models.loading import load
     from sparkrl.rollout.spark import agent_fields
@@ -180,7 +180,7 @@ def _compare_plan(args: argparse.Namespace):
     import dataclasses
 
     from sparkrl.config import load_yaml
-    from sparkrl.eval.compare import ComparePlan
+    from sparkrl.experiments.compare import ComparePlan
     from sparkrl.train.config import TrainConfig
 
     if args.config and args.preset:
@@ -202,8 +202,8 @@ def compare_command(args: argparse.Namespace) -> int:
     """Handler of `sparkrl compare`."""
     from rich.console import Console
 
-    from sparkrl.eval.compare import run_all
-    from sparkrl.eval.report import write_report
+    from sparkrl.experiments.compare import run_all
+    from sparkrl.experiments.report import write_report
 
     console = Console()
     try:

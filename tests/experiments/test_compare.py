@@ -6,8 +6,8 @@ import yaml
 from rich.console import Console
 
 from sparkrl.config import ConfigError, to_dict
-from sparkrl.eval.compare import OVERALL, ComparePlan, collect, efficiency, ensure_run, run_config, verdict
-from sparkrl.eval.report import PLOTS, write_report
+from sparkrl.experiments.compare import OVERALL, ComparePlan, collect, efficiency, ensure_run, run_config, verdict
+from sparkrl.experiments.report import PLOTS, write_report
 from sparkrl.train.config import TrainConfig
 
 from tests.eval.metrics_files import write_run
@@ -106,7 +106,7 @@ def test_plan_rejects_bad_algorithms_and_seeds(tmp_path):
 def test_pooled_and_game_paired_figures(tmp_path):
     """With per-game wins in the final evaluations, the report pools seeds (Wilson) and pairs
     the algorithms game by game."""
-    from sparkrl.eval.compare import paired_game_difference, pooled_success
+    from sparkrl.experiments.compare import paired_game_difference, pooled_success
 
     plan = make_plan(tmp_path, seeds=(0, 1))
     for seed in plan.seeds:

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sparkrl.eval.compare import (
+from sparkrl.experiments.compare import (
     OVERALL, AlgoSummary, ComparePlan, collect, efficiency, paired_game_difference, pooled_success, verdict,
 )
 from sparkrl.eval.plots import Curve, plot_curves, plot_final
