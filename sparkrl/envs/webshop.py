@@ -26,7 +26,11 @@ from types import ModuleType
 from typing import Any
 
 from sparkrl.envs.base import UNKNOWN_ACTION_TEXT, Observation, Task, TextEnv
+from sparkrl.envs.webshop_expert import WebShopExpert, normalize
 from sparkrl.envs.webshop_goals import GOAL_MODES, GOAL_SHUFFLE_SEED, Goal, GoalMode, make_goals
+from sparkrl.envs.webshop_pages import (
+    BACK_TO_SEARCH, BUY, DETAILS, NEXT, PAGE_SIZE, PAGE_STYLES, PREV, Page, render_compact, render_full,
+)
 
 CATALOGS = {
     "small": ("items_shuffle_1000.json", "items_ins_v2_1000.json"),
@@ -37,6 +41,9 @@ HUMAN_INSTRUCTIONS = "items_human_ins.json"
 """Needed only for ``goals="human"``."""
 REVIEWS = "reviews.json"
 """Optional: product reviews shown on the Reviews page."""
+DOCUMENTS = {"small": "documents_1k.jsonl", "all": "documents.jsonl"}
+"""Optional: WebShop's search-index input (``{"id": asin, "contents": text}`` per line); when it
+is there the BM25 index is built over exactly its ``contents``."""
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "webshop"
 """Where a checkout's neighbouring ``shared/data/webshop`` would be."""
 
@@ -45,7 +52,7 @@ SPLIT_RANGES = {"L0": (0, 500), "L1": (500, 1500), "train": (1500, None), "L2": 
 test ``range(500)``, eval ``range(500, 1500)``, train ``range(1500, len(goals))``; no held-out
 task types. (Upstream uses them with the full catalogue and lets every split use all goals
 when a product limit such as 1,000 is set; here they hold for either catalogue.)"""
-SEARCH_RESULTS, PAGE_SIZE = 50, 10
+SEARCH_RESULTS = 50
 EXACT_MATCH_OPTIONS = frozenset({"size"})
 COLORS = (
     "alabaster apricot aqua ash asphalt azure banana beige black blue blush bordeaux bronze brown "
@@ -58,8 +65,6 @@ COLORS = (
     "turquoise violet walnut wheat white wine yellow"
 ).split()
 """WebShop's colour words: an option value is compared by the first one it contains."""
-BUY, BACK_TO_SEARCH, PREV, NEXT = "buy now", "back to search", "< prev", "next >"
-DETAILS = ("description", "features", "reviews")
 _ACTION = re.compile(r"^\s*(search|click)\[(.+)\]\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -197,22 +202,43 @@ def score_purchase(product: Product, goal: Goal, options: dict[str, str]) -> tup
 # ---- the shop: catalogue, search, goals ----------------------------------------------------
 
 
-class Shop:
-    """Products, goals and a BM25 index (Lucene's variant, Anserini's k1=0.9, b=0.4) over each
-    product's title, description, first bullet point and options, as WebShop indexes them."""
+def index_text(product: Product) -> str:
+    """WebShop's search-index text of a product (its ``convert_product_file_format.py``): title,
+    description, first bullet point and options, lower-cased."""
+    options = ", and ".join(f"{k}: {', '.join(v)}" for k, v in product.options.items())
+    first_bullet = product.bullet_points[0] if product.bullet_points else ""
+    return " ".join([product.title, product.description, first_bullet, options]).lower()
 
-    def __init__(self, products: list[Product], goals: list[Goal], goal_mode: GoalMode = "synthetic") -> None:
+
+def read_documents(path: Path) -> dict[str, str]:
+    """ASIN -> ``contents`` of a WebShop ``documents*.jsonl`` search-index input."""
+    with path.open(encoding="utf-8") as stream:
+        return {doc["id"]: doc["contents"] for doc in map(json.loads, stream) if doc.get("id")}
+
+
+class Shop:
+    """Products, goals and a BM25 index (Lucene's variant, Anserini's k1=0.9, b=0.4).
+
+    The index is over exactly WebShop's index input when it is given (``contents``: ASIN ->
+    text, read from ``documents_1k.jsonl``), else over ``index_text`` of each product (title,
+    description, first bullet point and options, as WebShop builds that input; on the 1k
+    catalogue the two are identical). ``index_source`` says which: ``"contents"`` (every
+    product's text from the file), ``"fields"`` (none) or ``"mixed"``."""
+
+    def __init__(
+        self, products: list[Product], goals: list[Goal], goal_mode: GoalMode = "synthetic",
+        contents: dict[str, str] | None = None,
+    ) -> None:
         bm25s = _require("bm25s")
         self.products = {p.asin: p for p in products}
         self.goals = goals
         self.goal_mode = goal_mode
         self._asins = [p.asin for p in products]
         self._tokenizer = bm25s.tokenization.Tokenizer(stopwords="en", stemmer=None)
-        documents = [
-            " ".join([p.title, p.description, p.bullet_points[0] if p.bullet_points else "",
-                      ", and ".join(f"{k}: {', '.join(v)}" for k, v in p.options.items())]).lower()
-            for p in products
-        ]
+        contents = contents or {}
+        documents = [contents[p.asin] if p.asin in contents else index_text(p) for p in products]
+        from_file = sum(p.asin in contents for p in products)
+        self.index_source = "fields" if not from_file else "contents" if from_file == len(products) else "mixed"
         self._index = bm25s.BM25(method="lucene", k1=0.9, b=0.4)
         tokens = self._tokenizer.tokenize(documents, return_as="ids", show_progress=False)
         self._index.index(tokens, show_progress=False)
@@ -221,14 +247,15 @@ class Shop:
     def from_records(
         cls, records: list[dict[str, Any]], attributes: dict[str, Any],
         instructions: dict[str, list[dict[str, Any]]] | None = None, reviews: list[dict[str, Any]] = (),
-        *, goals: GoalMode = "synthetic",
+        *, goals: GoalMode = "synthetic", contents: dict[str, str] | None = None,
     ) -> Shop:
         """A shop from records in WebShop's file formats, with WebShop's synthetic goals (from
-        ``attributes``) or, for ``goals="human"``, its human goals (from ``instructions``).
+        ``attributes``) or, for ``goals="human"``, its human goals (from ``instructions``);
+        ``contents`` (ASIN -> index text) replaces the rebuilt search text where given.
         Prices and price bounds are drawn from one seeded RNG, so the shop is deterministic."""
         rng = random.Random(GOAL_SHUFFLE_SEED)
         products = parse_products(records, attributes, list(reviews), rng)
-        return cls(products, make_goals(products, goals, attributes, instructions, rng), goals)
+        return cls(products, make_goals(products, goals, attributes, instructions, rng), goals, contents)
 
     def search(self, query: str) -> list[str]:
         """ASINs of the best matches (up to 50), best first; nothing for a query with no known word."""
@@ -264,26 +291,20 @@ def find_webshop_data(data: str | Path | None, catalog: str, goals: GoalMode = "
 @functools.lru_cache(maxsize=2)
 def load_shop(folder: Path, catalog: str, goals: GoalMode = "synthetic") -> Shop:
     """Read the catalogue once per process (spawned envs and forks share it); the human
-    instructions are read only for ``goals="human"``."""
+    instructions are read only for ``goals="human"``, the search-index input (``DOCUMENTS``)
+    when it is there."""
     products_file, attributes_file = CATALOGS[catalog]
     read = lambda name: json.loads((folder / name).read_text())  # noqa: E731
     reviews = read(REVIEWS) if (folder / REVIEWS).is_file() else []
     instructions = read(HUMAN_INSTRUCTIONS) if goals == "human" else None
-    return Shop.from_records(read(products_file), read(attributes_file), instructions, reviews, goals=goals)
+    documents = folder / DOCUMENTS[catalog]
+    contents = read_documents(documents) if documents.is_file() else None
+    return Shop.from_records(
+        read(products_file), read(attributes_file), instructions, reviews, goals=goals, contents=contents
+    )
 
 
 # ---- the env: pages as a small state machine -----------------------------------------------
-
-
-@dataclass
-class _Page:
-    kind: str = "search"  # search | results | item | detail | done
-    query: str = ""
-    number: int = 1
-    results: list[str] = field(default_factory=list)
-    asin: str | None = None
-    options: dict[str, str] = field(default_factory=dict)
-    detail: str = ""
 
 
 class WebShopEnv(TextEnv):
@@ -293,28 +314,41 @@ class WebShopEnv(TextEnv):
     brings its own goals (``goals``, if given, must name the same set).
 
     Actions: ``search[<query>]`` on the search page, ``click[<button>]`` for a listed button
-    (case-insensitive); anything else answers ``"Nothing happens."``. ``click[buy now]`` ends
-    the episode with reward = score (0..1) and ``won`` iff the score is 1.
+    (case and whitespace insensitive); anything else answers ``"Nothing happens."``.
+    ``click[buy now]`` ends the episode with reward = score (0..1) and ``won`` iff the score
+    is 1. ``pages`` picks the text layout (``sparkrl.envs.webshop_pages``): ``"compact"`` (the
+    default, sized for the tiny model's 2,048-token samples) or ``"full"`` (WebShop's text
+    mode). ``expert()`` plays the gold path (``sparkrl.envs.webshop_expert``).
     """
 
     name = "webshop"
 
     def __init__(
         self, data: str | Path | None = None, catalog: str = "small", max_steps: int = 15,
-        shop: Shop | None = None, goals: GoalMode | None = None,
+        shop: Shop | None = None, goals: GoalMode | None = None, pages: str = "compact",
     ) -> None:
         super().__init__(max_steps=max_steps)
         if shop is not None and goals not in (None, shop.goal_mode):
             raise ValueError(f"goals={goals!r}, but the given shop has {shop.goal_mode!r} goals")
+        if pages not in PAGE_STYLES:
+            raise ValueError(f"unknown WebShop page style {pages!r}; expected one of {', '.join(PAGE_STYLES)}")
+        self.pages = pages
         self.catalog = catalog
         self.goal_mode: GoalMode = shop.goal_mode if shop is not None else goals or "synthetic"
         self.data = None if shop is not None else find_webshop_data(data, catalog, self.goal_mode)
         self.shop = shop if shop is not None else load_shop(self.data, catalog, self.goal_mode)
         self._goal: Goal | None = None
-        self._page = _Page()
+        self._page = Page()
 
     def spawn(self) -> WebShopEnv:
-        return WebShopEnv(catalog=self.catalog, max_steps=self.max_steps, shop=self.shop)
+        return WebShopEnv(catalog=self.catalog, max_steps=self.max_steps, shop=self.shop, pages=self.pages)
+
+    def expert(self) -> WebShopExpert:
+        """The gold-path expert for the current goal (``sparkrl.envs.webshop_expert``): it reads
+        the pages and the instruction, and is told the target's ASIN and title."""
+        if self._goal is None:
+            raise RuntimeError("expert() called before reset()")
+        return WebShopExpert(self._goal.instruction, self._goal.asin, self._goal.name)
 
     def tasks(self, split: str) -> list[Task]:
         if split not in SPLIT_RANGES:
@@ -328,7 +362,7 @@ class WebShopEnv(TextEnv):
         if not 0 <= index < len(self.shop.goals):
             raise ValueError(f"no WebShop goal {task.task_id!r} (this shop has {len(self.shop.goals)})")
         self._goal = self.shop.goals[index]
-        self._page = _Page()
+        self._page = Page()
         return self._observe()
 
     def _step(self, action: str) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
@@ -336,48 +370,57 @@ class WebShopEnv(TextEnv):
         verb, argument = (match[1].lower(), " ".join(match[2].lower().split())) if match else ("", "")
         page = self._page
         if verb == "search" and page.kind == "search" and argument:
-            self._page = _Page("results", argument, 1, self.shop.search(argument))
+            self._page = Page("results", argument, 1, self.shop.search(argument))
         elif verb == "click" and argument in self._buttons():
             if argument == BUY:
                 product = self.shop.products[page.asin]
                 score, parts = score_purchase(product, self._goal, page.options)
-                self._page = _Page("done", detail=f"{score:.4f}")
+                self._page = Page("done", detail=f"{score:.4f}")
                 return self._observe(), score, True, score == 1.0, {"score": score, **parts}
             self._page = self._click(page, argument)
         else:
             return self._observe(UNKNOWN_ACTION_TEXT), 0.0, False, False, {}
         return self._observe(), 0.0, False, False, {}
 
-    def _click(self, page: _Page, button: str) -> _Page:
+    def _click(self, page: Page, button: str) -> Page:
         if button == BACK_TO_SEARCH:
-            return _Page()
+            return Page()
         if button == NEXT:
-            return _Page("results", page.query, page.number + 1, page.results)
+            return Page("results", page.query, page.number + 1, page.results)
         if button == PREV:
             if page.kind == "results":
-                return _Page("results", page.query, page.number - 1, page.results)
+                return Page("results", page.query, page.number - 1, page.results)
             if page.kind == "item":
-                return _Page("results", page.query, page.number, page.results)
-            return _Page("item", page.query, page.number, page.results, page.asin, page.options)
+                return Page("results", page.query, page.number, page.results)
+            return Page("item", page.query, page.number, page.results, page.asin, page.options)
         if page.kind == "results":
-            return _Page("item", page.query, page.number, page.results, button.upper(), {})
+            asin = next(a for a in self._shown() if a.lower() == button)
+            return Page("item", page.query, page.number, page.results, asin, {})
         if button in DETAILS:
-            return _Page("detail", page.query, page.number, page.results, page.asin, page.options, button)
-        option = next(n for n, values in self.shop.products[page.asin].options.items() if button in values)
-        options = {**page.options, option: button}
-        return _Page("item", page.query, page.number, page.results, page.asin, options)
+            return Page("detail", page.query, page.number, page.results, page.asin, page.options, button)
+        option, value = next(
+            (name, value) for name, values in self.shop.products[page.asin].options.items()
+            for value in values if normalize(value) == button
+        )
+        options = {**page.options, option: value}
+        return Page("item", page.query, page.number, page.results, page.asin, options)
 
     def _shown(self) -> list[str]:
         page = self._page
         return page.results[(page.number - 1) * PAGE_SIZE: page.number * PAGE_SIZE]
 
+    def _page_count(self) -> int:
+        return max(1, -(-len(self._page.results) // PAGE_SIZE))
+
     def _buttons(self) -> list[str]:
+        """The page's buttons as their ``click[...]`` names: lower case, whitespace collapsed
+        (an option value with a non-breaking space is clicked with a plain one)."""
         page = self._page
         if page.kind == "results":
-            more = [PREV] * (page.number > 1) + [NEXT] * (page.number * PAGE_SIZE < len(page.results))
+            more = [PREV] * (page.number > 1) + [NEXT] * (page.number < self._page_count())
             return [BACK_TO_SEARCH, *more, *(asin.lower() for asin in self._shown())]
         if page.kind == "item":
-            values = [v for values in self.shop.products[page.asin].options.values() for v in values]
+            values = [normalize(v) for values in self.shop.products[page.asin].options.values() for v in values]
             return [BACK_TO_SEARCH, PREV, *dict.fromkeys(values), *DETAILS, BUY]
         return [BACK_TO_SEARCH, PREV] if page.kind == "detail" else []
 
@@ -385,30 +428,18 @@ class WebShopEnv(TextEnv):
         page, goal = self._page, self._goal
         actions = ["search[<query>]"] if page.kind == "search" else [f"click[{b}]" for b in self._buttons()]
         if text is None:
-            text = " [SEP] ".join(self._render())
+            text = self._render()
         return Observation(text, actions, goal.instruction, {"page": page.kind})
 
-    def _render(self) -> list[str]:
-        page = self._page
-        head = ["Instruction:", self._goal.instruction]
-        if page.kind == "search":
-            return ["WebShop", *head, "Search"]
-        if page.kind == "done":
-            return ["Thank you for shopping with us!", f"Your score (min 0.0, max 1.0): {page.detail}"]
-        if page.kind == "results":
-            shown = [self.shop.products[asin] for asin in self._shown()]
-            listing = [f"{p.asin} [SEP] {p.title} [SEP] {p.price_tag}" for p in shown]
-            return [*head, "Back to Search", f"Page {page.number} (Total results: {len(page.results)})",
-                    *(["< Prev"] * (page.number > 1)), *(["Next >"] * (NEXT in self._buttons())),
-                    *listing]
-        product = self.shop.products[page.asin]
-        if page.kind == "detail":
-            body = {"description": [product.description], "features": product.bullet_points,
-                    "reviews": product.reviews or ["No reviews yet."]}[page.detail]
-            return [*head, "Back to Search", "< Prev", *body]
-        choices = [
-            f"{name}: " + " | ".join(f"[{v}]" if page.options.get(name) == v else v for v in values)
-            for name, values in product.options.items()
-        ]
-        return [*head, "Back to Search", "< Prev", *choices, product.title, f"Price: {product.price_tag}",
-                f"Rating: {product.rating}", "Description", "Features", "Reviews", "Buy Now"]
+    def _render(self) -> str:
+        page, products = self._page, self.shop.products
+        if self.pages == "compact":
+            return render_compact(page, products, self._shown(), self._page_count())
+        has_next = page.kind == "results" and page.number < self._page_count()
+        return render_full(page, products, self._goal.instruction, self._shown(), page.number > 1, has_next)
+
+
+def full_webshop(**kwargs: Any) -> WebShopEnv:
+    """``WebShopEnv(pages="full")``, WebShop's own text mode (for models with a large context):
+    ``--env sparkrl.envs.webshop:full_webshop`` wherever an env name is taken."""
+    return WebShopEnv(pages="full", **kwargs)

@@ -228,13 +228,15 @@ def test_a_full_purchase_wins(shop):
     env = WebShopEnv(shop=shop)
     observation = env.reset(goal_task(env, "B0PASTE001", ("8 ounce",)))
     assert observation.admissible_actions == ["search[<query>]"]
-    assert observation.goal in observation.text
+    assert observation.text == "WebShop search page."  # compact: the instruction is the goal only
     results = env.step("search[Fluoride free toothpaste]").observation
-    assert "click[b0paste001]" in results.admissible_actions and "B0PASTE001" in results.text
+    assert "click[b0paste001]" in results.admissible_actions
+    assert results.text.split("\n")[:2] == ["Page 1 of 1:", "b0paste001 $12 fluoride free natural"]
     item = env.step("click[B0PASTE001]").observation
     assert {"click[8 ounce]", "click[description]", "click[buy now]", "click[< prev]"} <= set(item.admissible_actions)
+    assert item.text == "Item b0paste001: fluoride free natural toothpaste with charcoal\nPrice: $12.99\nsize: 2 choices"
     chosen = env.step("click[8 ounce]").observation
-    assert "[8 ounce]" in chosen.text
+    assert "size: [8 ounce] of 2 choices" in chosen.text
     detail = env.step("click[description]").observation
     assert "activated charcoal" in detail.text
     env.step("click[< prev]")
@@ -253,11 +255,26 @@ def test_unknown_actions_and_paging(human_shop):
     assert "click[next >]" in first.admissible_actions and "click[< prev]" not in first.admissible_actions
     assert env.step("search[again]").observation.text == UNKNOWN_ACTION_TEXT
     second = env.step("click[next >]").observation
-    assert "Page 2 (Total results: 14)" in second.text
+    assert second.text.startswith("Page 2 of 2:\n")
     assert len([a for a in second.admissible_actions if a.startswith("click[b0")]) == 4
     back = env.step("click[< prev]").observation
     assert back.text == first.text
     assert env.step("click[back to search]").observation.admissible_actions == ["search[<query>]"]
+
+
+def test_full_pages_are_webshops_text_mode(shop):
+    env = WebShopEnv(shop=shop, pages="full")
+    observation = env.reset(goal_task(env, "B0SHIRT003", ("navy blue", "x-large")))
+    assert observation.text == f"WebShop [SEP] Instruction: [SEP] {observation.goal} [SEP] Search"
+    first = env.step("search[cotton t-shirt]").observation
+    assert "Page 1 (Total results: 14) [SEP] Next > [SEP] B0SHIRT" in first.text
+    second = env.step("click[next >]").observation
+    assert "Page 2 (Total results: 14) [SEP] < Prev [SEP] B0SHIRT" in second.text
+    item = env.step(second.admissible_actions[-1]).observation
+    assert "color: black | grey | navy blue [SEP] size: medium | x-large" in item.text
+    assert env.spawn().pages == "full" and WebShopEnv(shop=shop).pages == "compact"
+    with pytest.raises(ValueError, match="page style"):
+        WebShopEnv(shop=shop, pages="html")
 
 
 def test_buying_the_wrong_thing_scores_below_one(shop):
@@ -277,7 +294,7 @@ def test_forks_replay_and_the_checker_passes(shop):
     env.step("search[navy cotton t-shirt]")
     fork = env.fork()
     assert fork.shop is env.shop and fork.step("click[next >]").observation == env.step("click[next >]").observation
-    report = check_env(WebShopEnv(shop=shop), games=2, seed=0, expert=False)
+    report = check_env(WebShopEnv(shop=shop), games=2, seed=0)
     assert report.ok, [str(f) for f in report.failures]
     assert report.games_per_split["L0"] == 2 and report.games_per_split["train"] == 0
 
@@ -295,5 +312,7 @@ def test_real_catalogue_passes_the_checker():
     assert (len(env.shop.goals), len(per_product), max(per_product.values())) == (6910, 415, 558)
     assert sum(not env.shop.products[asin].options for asin in per_product) == 185  # one goal each
     assert [len(env.tasks(split)) for split in ("L0", "L1", "train", "L2")] == [500, 1000, 5410, 0]
-    report = check_env(env, games=2, seed=0, expert=False)
+    assert env.shop.index_source == "contents"  # documents_1k.jsonl is there
+    report = check_env(env, games=2, seed=0)
     assert report.ok, [str(f) for f in report.failures]
+    assert report.expert_wins == report.expert_games == 6
