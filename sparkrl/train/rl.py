@@ -177,6 +177,8 @@ def _print_summary(console: Console, before: dict[str, SplitResult] | None,
     table.add_column("inadmissible", justify="right")
     table.add_column("explore", justify="right")
     for split, result in after.items():
+        if result.games == 0:  # a split the env does not have (WebShop's L2)
+            continue
         cells = [split, str(result.games)]
         if before is not None:
             gain = paired_gain(before[split], result)
