@@ -106,7 +106,23 @@ def resolve_source(run: str | None, checkpoint: str | None, model: str | None) -
     if found is None:
         raise ConfigError(f"--run: {run_dir}/checkpoints holds no complete checkpoint; "
                           "evaluate the starting model with --model instead")
-    return ModelSource(str(found[0] / "model"), f"{run_dir} @ {found[0].name}", _run_config(run_dir))
+    config = _run_config(run_dir)
+    model_dir = found[0] / "model"
+    if config is not None and config.lora_r > 0:
+        model_dir = _merged_lora_folder(run_dir, found[0])
+    return ModelSource(str(model_dir), f"{run_dir} @ {found[0].name}", config)
+
+
+def _merged_lora_folder(run_dir: Path, checkpoint: Path) -> Path:
+    """A LoRA checkpoint holds adapters only: evaluate the merged model ``sparkrl export``
+    writes (into a temporary folder that lives as long as the process)."""
+    import tempfile
+
+    from sparkrl.export import export_run
+
+    out = Path(tempfile.mkdtemp(prefix="sparkrl-eval-")) / "model"
+    export_run(run_dir, out, checkpoint=checkpoint)
+    return out
 
 
 def run_evaluation(policy: SamplingPolicy, env: TextEnv, request: EvalRequest,

@@ -2,6 +2,7 @@
 a second call, then `sparkrl eval` on one of its checkpoints with pass@k and branching."""
 
 import json
+from pathlib import Path
 
 import torch
 
@@ -54,3 +55,18 @@ def test_eval_names_what_is_missing(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     assert main(["eval", "--model", "tiny", "--samples", "2", "--k", "3"]) == 2
     assert "ks: every k must lie in [1, samples=2]" in capsys.readouterr().err
+
+
+def test_eval_of_a_lora_run_scores_its_merged_model(tmp_path, capsys):
+    from sparkrl.experiments.runner import resolve_source
+
+    torch.set_num_threads(1)
+    config = tmp_path / "lora.yaml"
+    config.write_text(TINY + "lora_r: 2\n")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--run-dir", str(run)]) == 0
+    source = resolve_source(str(run), None, None)
+    assert (Path(source.spec) / "config.json").is_file() and source.label.endswith("iter-000001")
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--run", str(run), "--games", "1", "--json", str(out), "--threads", "1"]) == 0
+    assert json.loads(out.read_text())["splits"]["L0"]["games"] == 1
