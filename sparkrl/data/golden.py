@@ -4,6 +4,11 @@ Generic over any ``TextEnv`` whose ``expert()`` returns an ``Expert``: the recor
 the env contract (reset, step, expert). Only won episodes become training data (the cold
 start of spark-method.md section 5 uses successful trajectories); the others are counted so
 a weak expert is visible instead of silently shrinking the data set.
+
+The expert plays with ``EXPERT_HORIZON`` steps (300, as ``check_env`` gives it), not the env's
+training horizon K: ScienceWorld's gold paths are longer than K = 30 on many of its 30 task
+types (up to 179 steps), and cutting them at K would lose the episode. The recorded trajectory is
+the whole gold path; each step is still one sample whose prompt shows the history window.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkrl.envs.base import EnvError, Task, TextEnv
+from sparkrl.envs.checker import EXPERT_HORIZON
 
 
 @dataclass(frozen=True)
@@ -94,12 +100,22 @@ class GoldenCollection:
         )
 
 
-def play_expert(env: TextEnv, task: Task) -> GoldenTrajectory:
+def play_expert(env: TextEnv, task: Task, horizon: int = EXPERT_HORIZON) -> GoldenTrajectory:
     """Play ``task`` with the env's expert until the episode ends; won or not.
 
-    Raises ``NotImplementedError`` when the env has no expert and ``EnvError`` when the env
-    fails mid-episode.
+    The episode may run ``max(env.max_steps, horizon)`` steps (``env.max_steps`` is restored
+    afterwards). Raises ``NotImplementedError`` when the env has no expert and ``EnvError``
+    when the env fails mid-episode.
     """
+    training_horizon = env.max_steps
+    env.max_steps = max(training_horizon, horizon)
+    try:
+        return _play(env, task)
+    finally:
+        env.max_steps = training_horizon
+
+
+def _play(env: TextEnv, task: Task) -> GoldenTrajectory:
     observation = env.reset(task)
     expert = env.expert()
     goal = observation.goal
@@ -129,13 +145,14 @@ def play_expert(env: TextEnv, task: Task) -> GoldenTrajectory:
     )
 
 
-def collect_golden(env: TextEnv, tasks: Iterable[Task]) -> GoldenCollection:
-    """Play every task with the expert; keep the won episodes, count the rest."""
+def collect_golden(env: TextEnv, tasks: Iterable[Task], horizon: int = EXPERT_HORIZON) -> GoldenCollection:
+    """Play every task with the expert (``horizon`` steps at most, see ``play_expert``); keep
+    the won episodes, count the rest."""
     collection = GoldenCollection()
     for task in tasks:
         collection.episodes += 1
         try:
-            trajectory = play_expert(env, task)
+            trajectory = play_expert(env, task, horizon)
         except EnvError as error:
             collection.errors.append(f"{task.task_id}: {error}")
             continue

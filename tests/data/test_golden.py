@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sparkrl.data.golden import GoldenTrajectory, collect_golden, load_jsonl, play_expert, save_jsonl
+from sparkrl.envs.checker import EXPERT_HORIZON
 from sparkrl.envs import make
 
 
@@ -40,10 +41,23 @@ def test_expert_trajectories_replay_to_a_win(household) -> None:
 def test_lost_episodes_are_counted_not_kept() -> None:
     short = make("household", max_steps=2)
     tasks = short.tasks("train", limit=3)
-    collection = collect_golden(short, tasks)
+    collection = collect_golden(short, tasks, horizon=2)
     assert collection.trajectories == [] and collection.lost == 3
-    assert play_expert(short, tasks[0]).won is False
+    assert play_expert(short, tasks[0], horizon=2).won is False
     assert "0/3 expert episodes won, 3 lost" in collection.summary()
+
+
+def test_the_expert_plays_past_the_training_horizon() -> None:
+    """A gold path longer than K is played whole (the expert gets ``EXPERT_HORIZON`` steps),
+    and the env keeps its own horizon afterwards."""
+    short = make("household", max_steps=2)
+    tasks = short.tasks("train", limit=3)
+    collection = collect_golden(short, tasks)
+    assert collection.won == 3 and collection.lost == 0
+    assert all(len(t.steps) > 2 for t in collection.trajectories)
+    assert short.max_steps == 2 and EXPERT_HORIZON == 300
+    short.reset(tasks[0])
+    assert not short.step("look").truncated and short.step("look").truncated
 
 
 def test_jsonl_round_trip_and_bad_lines(household, tmp_path: Path) -> None:

@@ -19,7 +19,14 @@
 - **Backends** (``backend``): logical envs share a bounded pool of JVMs (default 2, ~0.5 GB
   each) with affinity and exact reset-and-replay; forks are lazy; a killed JVM is restarted
   and the episode replayed.
-- **Expert** (``expert``): the simulator's gold path with search steps marked.
+- **Expert** (``expert``): the simulator's gold path with search steps marked; gold paths run
+  up to 179 steps (longer than K = 30 on many types), so golden data is played with
+  ``sparkrl.data.golden.EXPERT_HORIZON`` steps.
+- **Prompts**: the ``compact`` prompt style shows the long admissible lists grouped by verb
+  (``focus on|look at: *`` over the visible ``objects:``), rebuilt exactly by
+  ``sparkrl.agent.compact.parse_compact_user_message``; ``Observation.admissible_actions``
+  stays the full list. A step sample fits 2,048 SmolLM2 tokens and 4,096 tiny-tokenizer tokens
+  on every gold-path step of the 30 types (``docs/scienceworld.md``).
 """
 
 from sparkrl.envs.scienceworld.actions import admissible_actions
