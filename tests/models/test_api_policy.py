@@ -135,7 +135,9 @@ def test_usage_missing_or_reply_truncated_is_counted():
     with ScriptedServer() as server, policy_for(server) as policy:
         server.queue(("reply", reply("<think>t</think><action>open box 1", usage=False)),
                      ("reply", reply("<think>a long thought", finish="length", completion_tokens=96)))
-        bare, cut = policy.sample([policy.encode(messages())] * 2, n=1)
+        replies = policy.sample([policy.encode(messages())] * 2, n=1)
+    # the two requests go out in parallel, so either may get either scripted reply
+    bare, cut = sorted(replies, key=lambda completion: completion.finish_reason == "length")
     assert bare.response_ids == [] and parse_response(bare.text).valid
     assert cut.finish_reason == "length" and not parse_response(cut.text).valid and len(cut.response_ids) == 96
     stats = policy.stats
