@@ -173,6 +173,10 @@ def _print_summary(console: Console, before: dict[str, SplitResult] | None,
     table.add_column("after RL", justify="right")
     if before is not None:
         table.add_column("gain [paired 95% CI]", justify="right")
+    # Envs with partial credit (WebShop's purchase score) report the mean score beside success.
+    show_score = any(abs(result.score - result.success) > 1e-9 for result in after.values())
+    if show_score:
+        table.add_column("score (after)", justify="right")
     table.add_column("invalid", justify="right")
     table.add_column("inadmissible", justify="right")
     table.add_column("explore", justify="right")
@@ -186,6 +190,8 @@ def _print_summary(console: Console, before: dict[str, SplitResult] | None,
                       "-" if gain is None else f"{gain.mean * 100:+.0f} [{gain.low * 100:+.0f}, {gain.high * 100:+.0f}]"]
         else:
             cells.append(_rate(result))
+        if show_score:
+            cells.append(f"{result.score:.3f}")
         cells += [f"{result.invalid_rate:.1%}", f"{result.inadmissible_rate:.1%}", f"{result.explore_ratio:.1%}"]
         table.add_row(*cells)
     console.print(table)

@@ -80,3 +80,21 @@ def test_a_seed_gives_the_same_run_whether_or_not_the_cold_start_was_cached(tmp_
     fresh = train(tiny_config(tmp_path / "fresh", iterations=1))  # runs the SFT
     cached = train(tiny_config(tmp_path / "cached", iterations=1))  # reuses it
     assert iteration_records(fresh) == iteration_records(cached)
+
+
+def test_the_summary_shows_the_score_only_for_partial_credit_envs():
+    import io
+
+    from rich.console import Console
+
+    from sparkrl.eval.evaluate import SplitResult
+    from sparkrl.train.rl import _print_summary
+
+    def table(score: float) -> str:
+        console = Console(file=io.StringIO(), width=200)
+        result = SplitResult(games=2, success=0.5, score=score, wins={"a": True, "b": False})
+        _print_summary(console, None, {"L0": result})
+        return console.file.getvalue()
+
+    assert "score (after)" in table(0.75) and "0.750" in table(0.75)
+    assert "score" not in table(0.5)
