@@ -25,7 +25,6 @@ above both, next to the CLI.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -37,7 +36,7 @@ import torch
 
 from sparkrl.agent.prompt import ACTION_TAG, EXPLORE_TAG, THINK_TAG, History, build_messages
 from sparkrl.config import load_yaml
-from sparkrl.eval.stats import paired_difference_ci, wilson_text
+from sparkrl.eval.stats import gain_text, paired_gain, success_text
 from sparkrl.train.checkpoint import CheckpointError, check_checkpoint, latest_checkpoint
 from sparkrl.train.config import TrainConfig
 
@@ -283,21 +282,8 @@ def _example_messages(style: str, window: int) -> list[dict[str, str]]:
                           history, style)
 
 
-def _gain_text(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """After − before on the games both evaluations played, with the paired 95% interval
-    (as ``sparkrl train`` prints it)."""
-    shared = [task for task in after.get("wins", {}) if task in before.get("wins", {})]
-    if not shared:
-        return "-"
-    gain = paired_difference_ci([float(before["wins"][t]) for t in shared], [float(after["wins"][t]) for t in shared])
-    if math.isnan(gain.half_width):
-        return f"{gain.mean * 100:+.0f}"
-    return f"{gain.mean * 100:+.0f} [{gain.low * 100:+.0f}, {gain.high * 100:+.0f}]"
-
-
-def _rate(result: dict[str, Any]) -> str:
-    games = int(result.get("games", 0))
-    return wilson_text(round(float(result.get("success", 0.0)) * games), games) if games else "-"
+def _rate(result: dict[str, Any] | None) -> str:
+    return success_text(float(result.get("success", 0.0)), int(result.get("games", 0))) if result else "-"
 
 
 def eval_table(summary: dict[str, Any] | None) -> list[str]:
@@ -314,8 +300,8 @@ def eval_table(summary: dict[str, Any] | None) -> list[str]:
     for split in list(after) + [s for s in before if s not in after]:
         b, a = before.get(split), after.get(split)
         games = (a or b or {}).get("games", 0)
-        cells = [split, str(games), _rate(b) if b else "-", _rate(a) if a else "-",
-                 _gain_text(b, a) if a and b else "-"]
+        cells = [split, str(games), _rate(b), _rate(a),
+                 gain_text(paired_gain(b.get("wins", {}), a.get("wins", {}))) if a and b else "-"]
         cells += [f"{a.get(key, 0.0):.1%}" if a else "-" for key in ("invalid_rate", "inadmissible_rate", "explore_ratio")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines

@@ -6,7 +6,7 @@ degrees of freedom are tabulated, beyond that a Cornish–Fisher expansion is ex
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..30.
@@ -112,3 +112,26 @@ def paired_difference_ci(before: Sequence[float], after: Sequence[float]) -> Int
     if len(before) != len(after):
         raise ValueError(f"paired values need equal lengths, got {len(before)} and {len(after)}")
     return mean_ci([b - a for a, b in zip(before, after)])
+
+
+def success_text(success: float, games: int) -> str:
+    """A split's success rate with its Wilson interval, from the rate and the game count."""
+    return wilson_text(round(success * games), games) if games else "-"
+
+
+def paired_gain(before: Mapping[str, bool], after: Mapping[str, bool]) -> Interval | None:
+    """After minus before on the games both evaluations played (``wins``: task id -> won);
+    None if they share none."""
+    shared = [task for task in after if task in before]
+    if not shared:
+        return None
+    return paired_difference_ci([float(before[t]) for t in shared], [float(after[t]) for t in shared])
+
+
+def gain_text(gain: Interval | None) -> str:
+    """``+10 [-1, +21]`` in points; the mean alone when one game gives no interval."""
+    if gain is None:
+        return "-"
+    if math.isnan(gain.half_width):
+        return f"{gain.mean * 100:+.0f}"
+    return f"{gain.mean * 100:+.0f} [{gain.low * 100:+.0f}, {gain.high * 100:+.0f}]"

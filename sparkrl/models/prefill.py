@@ -18,6 +18,7 @@ single padded prefill.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Sequence
 
@@ -28,12 +29,17 @@ PREFILL_PADDING_SLACK = 0.1
 """Padding a prefill group may add, as a fraction of its real tokens."""
 
 
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(model_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
 def cache_kwargs(model: torch.nn.Module, cache: Cache | None) -> dict[str, Cache | None]:
     """The forward keyword that passes a KV cache: ``cache`` from transformers 5.25 on (where
-    ``past_key_values`` is deprecated, to be removed in 5.40), ``past_key_values`` before."""
+    ``past_key_values`` is deprecated, to be removed in 5.40), ``past_key_values`` before.
+    Looked up once per model class: it is called at every decode step."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps forward
-    name = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
-    return {name: cache}
+    return {_cache_keyword(type(base)): cache}
 
 
 def output_cache(output: object) -> Cache:

@@ -31,7 +31,7 @@ from sparkrl.envs import make
 from sparkrl.envs.registry import env_label
 from sparkrl.envs.base import Task, TextEnv
 from sparkrl.eval.evaluate import SplitResult, evaluate
-from sparkrl.eval.stats import Interval, paired_difference_ci, wilson_text
+from sparkrl.eval.stats import gain_text, paired_gain, success_text
 from sparkrl.eval.plots import plot_run
 from sparkrl.progress import Heartbeat
 from sparkrl.rollout.spark import RolloutStats, agent_fields, spark_rollout
@@ -151,18 +151,6 @@ def _iteration_record(iteration: int, forests: list, stats: RolloutStats, update
     }
 
 
-def paired_gain(before: SplitResult, after: SplitResult) -> Interval | None:
-    """After minus before on the games both evaluations played (None if they share none)."""
-    shared = [task for task in after.wins if task in before.wins]
-    if not shared:
-        return None
-    return paired_difference_ci([float(before.wins[t]) for t in shared], [float(after.wins[t]) for t in shared])
-
-
-def _rate(result: SplitResult) -> str:
-    return wilson_text(round(result.success * result.games), result.games)
-
-
 def _print_summary(console: Console, before: dict[str, SplitResult] | None,
                    after: dict[str, SplitResult]) -> None:
     table = Table(title="success rate [95% Wilson interval] (one sample per game, T=0.4, no branching)")
@@ -185,11 +173,11 @@ def _print_summary(console: Console, before: dict[str, SplitResult] | None,
             continue
         cells = [split, str(result.games)]
         if before is not None:
-            gain = paired_gain(before[split], result)
-            cells += [_rate(before[split]), _rate(result),
-                      "-" if gain is None else f"{gain.mean * 100:+.0f} [{gain.low * 100:+.0f}, {gain.high * 100:+.0f}]"]
+            cells += [success_text(before[split].success, before[split].games),
+                      success_text(result.success, result.games),
+                      gain_text(paired_gain(before[split].wins, result.wins))]
         else:
-            cells.append(_rate(result))
+            cells.append(success_text(result.success, result.games))
         if show_score:
             cells.append(f"{result.score:.3f}")
         cells += [f"{result.invalid_rate:.1%}", f"{result.inadmissible_rate:.1%}", f"{result.explore_ratio:.1%}"]

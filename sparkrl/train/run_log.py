@@ -44,20 +44,20 @@ class RunLog:
                                      dir=str(folder), config=wandb_config or {})
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` (must hold `kind` and `iteration`); scalars also go to TensorBoard."""
+        """Append ``record`` (must hold `kind` and `iteration`); its finite scalars also go to
+        TensorBoard and W&B when they are on."""
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
             handle.flush()
+        step = int(record.get("iteration", 0))
+        scalars = {f"{record['kind']}/{key}": value for key, value in _flatten(record).items()
+                   if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
         if self._writer is not None:
-            step = int(record.get("iteration", 0))
-            for key, value in _flatten(record).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                    self._writer.add_scalar(f"{record['kind']}/{key}", value, step)
+            for key, value in scalars.items():
+                self._writer.add_scalar(key, value, step)
             self._writer.flush()
         if self._wandb is not None:
-            scalars = {f"{record['kind']}/{key}": value for key, value in _flatten(record).items()
-                       if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
-            self._wandb.log(scalars, step=int(record.get("iteration", 0)))
+            self._wandb.log(scalars, step=step)
 
     def image(self, name: str, path: Path | None) -> None:
         """Attach a PNG (the learning curves) to the W&B run; the run folder has it already."""
