@@ -134,6 +134,7 @@ def main() -> None:
               f"inadmissible {figures['inadmissible_rate']:.3f}  lost_because {figures['lost_because']}")
     print(f"nll reasoning {report['nll_reasoning']:.3f} action {report['nll_action']:.3f}; "
           f"sft {sft_seconds:.0f}s eval {eval_seconds:.0f}s")
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":
